@@ -1,0 +1,43 @@
+// Build-wide switches of weft's internals.
+//
+// WEFT_POOL_FRAMES: coroutine frames and task headers come from per-thread
+// size-class pools (see frame_allocator.hpp). Sanitizer builds turn the pools
+// off so that AddressSanitizer sees every allocation and every free.
+#pragma once
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WEFT_SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define WEFT_SANITIZER_BUILD 1
+#endif
+#endif
+
+#ifndef WEFT_POOL_FRAMES
+#ifdef WEFT_SANITIZER_BUILD
+#define WEFT_POOL_FRAMES 0
+#else
+#define WEFT_POOL_FRAMES 1
+#endif
+#endif
+
+#if defined(__GNUC__)
+#define WEFT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define WEFT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define WEFT_LIKELY(x) (x)
+#define WEFT_UNLIKELY(x) (x)
+#endif
+
+// Clang's coroutine lifetime analysis (Clang >= 17): a function returning a
+// type marked coro_return_type is checked for arguments that dangle.
+#if defined(__clang__) && defined(__has_cpp_attribute)
+#if __has_cpp_attribute(clang::coro_return_type) && __has_cpp_attribute(clang::coro_lifetimebound)
+#define WEFT_CORO_RETURN_TYPE [[clang::coro_return_type, clang::coro_lifetimebound]]
+#define WEFT_CORO_WRAPPER [[clang::coro_wrapper]]
+#endif
+#endif
+#ifndef WEFT_CORO_RETURN_TYPE
+#define WEFT_CORO_RETURN_TYPE
+#define WEFT_CORO_WRAPPER
+#endif

@@ -1,0 +1,238 @@
+// The spawned task: header, state word, wakers, and the thread context.
+//
+// # The task object
+//
+// A spawned task is a `task_header` (followed by the user's callable, see
+// spawn.hpp) plus the root coroutine frame that the callable returned. The
+// header is 72 bytes on x86_64 (pinned by a static_assert below) so that a
+// header plus the frame of an empty coroutine stays within Tokio's 128 bytes.
+//
+// # Who may touch which field
+//
+//   state         atomic; every change is one CAS or RMW (task_state.hpp).
+//   vtable, sched, id
+//                 written once at spawn, read-only afterwards.
+//   root          written at spawn; afterwards only by whoever holds the
+//                 RUNNING bit (the poller: cancel destroys the frame), or,
+//                 once COMPLETE, by the join handle (it takes the output and
+//                 destroys the frame) or by the completer when nobody joins.
+//   resume_point, suspend_token
+//                 only the poller (the thread that holds RUNNING) reads and
+//                 writes them. Handing a task from one worker to another goes
+//                 through a run queue, whose release/acquire orders them.
+//   wake_token    atomic: wakers raise it (monotonic, wrap-aware max).
+//   join_waker_*  owned by the join handle while JOIN_WAKER is clear; by the
+//                 task while JOIN_WAKER is set (see task_state.hpp).
+//   owned_index   written by the runtime's owned-task registry under its lock.
+//
+// # Waking, and why tokens
+//
+// Only the worker that runs a task resumes its coroutines (DESIGN.md,
+// "Waking"). A leaf awaitable that suspends records the coroutine to resume
+// (`resume_point`) and takes a `waker`: a counted reference to the task plus
+// the *suspension token* of this suspension. Waking raises the task's
+// `wake_token` to that token and schedules the task. When the worker polls
+// the task, it resumes `resume_point` only if `wake_token` has reached the
+// current `suspend_token`; otherwise the wake was stale (a waker from an
+// earlier suspension that fired late, for example after a select withdrew
+// its branch) and the task goes back to idle without being resumed. This
+// makes spurious wake-ups harmless, which C++ coroutines need: a resumed
+// coroutine cannot re-check its condition and suspend again at the same
+// co_await.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <utility>
+
+#include "weft/detail/config.hpp"
+#include "weft/detail/task_state.hpp"
+
+namespace weft::detail {
+
+struct task_header;
+class scheduler;
+
+/// Functions that depend on the callable's and the output's types.
+struct task_vtable {
+    /// Destroys the callable (the user's captures). Called once, when the
+    /// task completes or is cancelled.
+    void (*drop_callable)(task_header*) noexcept;
+    /// Frees the header block. The root frame is already gone.
+    void (*dealloc)(task_header*) noexcept;
+    /// The exception the finished root coroutine ended with, or null.
+    std::exception_ptr (*panic)(task_header*) noexcept;
+};
+
+struct task_header {
+    std::atomic<std::uint64_t> state;
+    const task_vtable* vtable;
+    scheduler* sched;
+    std::uint64_t id;
+    std::coroutine_handle<> root;
+    std::coroutine_handle<> resume_point;
+    task_header* join_waker_task;
+    std::uint32_t join_waker_token;
+    std::uint32_t owned_index;
+    std::uint32_t suspend_token;
+    std::atomic<std::uint32_t> wake_token;
+
+    task_header(const task_vtable* vt, scheduler* s, std::uint64_t task_id,
+                std::coroutine_handle<> r) noexcept
+        : state(state_bits::initial), vtable(vt), sched(s), id(task_id), root(r), resume_point(r),
+          join_waker_task(nullptr), join_waker_token(0), owned_index(0), suspend_token(0),
+          wake_token(0) {}
+
+    task_header(const task_header&) = delete;
+    task_header& operator=(const task_header&) = delete;
+};
+
+static_assert(sizeof(void*) != 8 || sizeof(task_header) == 72,
+              "the task header must stay at 72 bytes: header + empty frame <= 128 (Tokio)");
+
+// ---------------------------------------------------------------------------
+// Reference counting (state word, high bits).
+
+inline void task_ref_inc(task_header* t) noexcept {
+    // Relaxed, as for shared_ptr: taking a reference requires already holding one.
+    t->state.fetch_add(state_bits::ref_one, std::memory_order_relaxed);
+}
+
+/// Drops `n` references; frees the task when they were the last.
+void task_ref_dec(task_header* t, std::uint64_t n = 1) noexcept;
+
+// ---------------------------------------------------------------------------
+// The scheduler a task belongs to.
+
+class scheduler {
+public:
+    /// Puts a notified task on a run queue. The caller hands over one
+    /// reference (the queue's). `is_yield` asks for the back of the queue.
+    virtual void schedule(task_header* t, bool is_yield) noexcept = 0;
+    /// Removes a finished task from the owned-task registry. Returns whether
+    /// it was there (the registry's reference is then the caller's to drop).
+    virtual bool release(task_header* t) noexcept = 0;
+    /// Called by the poller when a spawned task ended with an exception.
+    virtual void on_task_panic(task_header* t, std::exception_ptr e) noexcept = 0;
+
+protected:
+    ~scheduler() = default;
+};
+
+// ---------------------------------------------------------------------------
+// Thread context.
+
+/// Cooperative budget: ready operations a task may complete in one poll
+/// before a ready leaf suspends anyway (Tokio's value).
+inline constexpr std::uint32_t coop_budget = 128;
+
+class runtime_core;
+
+struct thread_context {
+    /// The runtime this thread is inside (a worker, or a thread in block_on).
+    runtime_core* rt = nullptr;
+    /// The task this thread is polling, or nullptr.
+    task_header* current = nullptr;
+    /// Opaque pointer to this thread's multi-thread worker, if it is one.
+    void* worker = nullptr;
+    /// Remaining cooperative budget of the current poll.
+    std::uint32_t budget = coop_budget;
+    /// The current task asked to be rescheduled at the back of the queue.
+    bool yielded = false;
+};
+
+thread_context& this_thread_context() noexcept;
+
+// ---------------------------------------------------------------------------
+// Wakers.
+
+/// A counted reference to a task plus the suspension it wakes. Move-only.
+class waker {
+public:
+    waker() noexcept = default;
+    waker(task_header* t, std::uint32_t token) noexcept : task_(t), token_(token) {}
+    waker(waker&& o) noexcept : task_(std::exchange(o.task_, nullptr)), token_(o.token_) {}
+    waker& operator=(waker&& o) noexcept {
+        if (this != &o) {
+            reset();
+            task_ = std::exchange(o.task_, nullptr);
+            token_ = o.token_;
+        }
+        return *this;
+    }
+    ~waker() { reset(); }
+
+    explicit operator bool() const noexcept { return task_ != nullptr; }
+    task_header* task() const noexcept { return task_; }
+    std::uint32_t token() const noexcept { return token_; }
+
+    /// Wakes the task and gives up the reference.
+    void wake() && noexcept;
+    /// Wakes the task and keeps the reference.
+    void wake_by_ref() const noexcept;
+    /// Drops the reference without waking.
+    void reset() noexcept {
+        if (task_ != nullptr) task_ref_dec(std::exchange(task_, nullptr));
+    }
+    /// Gives up ownership of the reference without dropping it.
+    task_header* release() noexcept { return std::exchange(task_, nullptr); }
+
+private:
+    task_header* task_ = nullptr;
+    std::uint32_t token_ = 0;
+};
+
+/// Wakes task `t` for suspension `token`; `by_val` consumes one reference.
+void wake_task(task_header* t, std::uint32_t token, bool by_val) noexcept;
+
+inline void waker::wake() && noexcept {
+    if (task_ != nullptr) wake_task(std::exchange(task_, nullptr), token_, true);
+}
+inline void waker::wake_by_ref() const noexcept {
+    if (task_ != nullptr) wake_task(task_, token_, false);
+}
+
+/// The task polled on this thread; throws runtime_error when there is none
+/// (a weft leaf awaited outside a weft task).
+task_header* current_task_or_throw();
+
+/// For a leaf's await_suspend: records `h` as the point to resume, starts a
+/// new suspension and returns a waker for it.
+inline waker suspend_waker(std::coroutine_handle<> h) {
+    task_header* t = current_task_or_throw();
+    t->resume_point = h;
+    std::uint32_t token = ++t->suspend_token;
+    task_ref_inc(t);
+    return waker(t, token);
+}
+
+/// For a leaf's await_suspend: suspends at `h` and asks to run again after
+/// the other ready tasks (yield_now, or a spent cooperative budget).
+inline void suspend_and_yield(std::coroutine_handle<> h) {
+    task_header* t = current_task_or_throw();
+    t->resume_point = h;
+    std::uint32_t token = ++t->suspend_token;
+    t->wake_token.store(token, std::memory_order_relaxed);
+    this_thread_context().yielded = true;
+}
+
+/// Spends one unit of cooperative budget. False when the budget is spent:
+/// the caller then completes its operation but suspends with
+/// suspend_and_yield before returning the value.
+inline bool coop_proceed() noexcept {
+    thread_context& ctx = this_thread_context();
+    if (WEFT_LIKELY(ctx.budget > 0)) {
+        --ctx.budget;
+        return true;
+    }
+    return ctx.current == nullptr; // no task, no budget to keep
+}
+
+/// Marks an awaitable as written for weft: it resumes its coroutine only
+/// through a waker (never directly, never on a foreign thread). task<T>
+/// refuses to co_await anything else, at compile time.
+struct awaitable_tag {};
+
+} // namespace weft::detail

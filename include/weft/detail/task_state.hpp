@@ -1,0 +1,253 @@
+// The task state word: lifecycle bits and the reference count in one atomic.
+//
+// Bits (as in Tokio's runtime/task/state.rs):
+//
+//   RUNNING        a worker is polling the task (or cancelling it). At most
+//                  one thread holds it; it owns the coroutine frames.
+//   COMPLETE       the task has finished (value, exception or cancelled).
+//                  Never unset once set; never set together with RUNNING.
+//   NOTIFIED       the task is on a run queue, or will be put there by the
+//                  worker that is running it. At most one queue entry exists.
+//   JOIN_INTEREST  a join_handle exists. Cleared when it is dropped.
+//   JOIN_WAKER     the join waker field is set and, until COMPLETE, belongs
+//                  to the task; while clear it belongs to the join handle.
+//   CANCELLED      abort() was requested; the next poll destroys the frames.
+//   refcount       the rest of the word, in units of REF_ONE.
+//
+// References are held by: the owned-task registry (until the task completes),
+// each run-queue entry (NOTIFIED), the join handle, each abort_handle and
+// each waker. INITIAL = 3 references (registry, first queue entry, join
+// handle) | JOIN_INTEREST | NOTIFIED: a new task is scheduled at once.
+//
+// Transitions (each one CAS loop, written next to its code below):
+//
+//   to_running        NOTIFIED -> RUNNING, by the worker that popped the task.
+//   to_idle           RUNNING -> idle after a poll that suspended; keeps the
+//                     queue reference when NOTIFIED was set meanwhile (the
+//                     task is rescheduled), else drops it.
+//   to_complete       RUNNING -> COMPLETE.
+//   notified_by_val   a waker fires and gives up its reference.
+//   notified_by_ref   a waker fires and keeps its reference.
+//   notified_and_cancel
+//                     abort(): sets CANCELLED, schedules an idle task.
+//   to_shutdown       runtime shutdown claims an idle task to cancel it inline.
+//   join_handle_dropped, set_join_waker, unset_join_waker, unset_waker_after_complete
+//                     the join handle protocol.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace weft::detail {
+
+namespace state_bits {
+inline constexpr std::uint64_t running = 1;
+inline constexpr std::uint64_t complete = 2;
+inline constexpr std::uint64_t notified = 4;
+inline constexpr std::uint64_t join_interest = 8;
+inline constexpr std::uint64_t join_waker = 16;
+inline constexpr std::uint64_t cancelled = 32;
+inline constexpr std::uint64_t ref_shift = 6;
+inline constexpr std::uint64_t ref_one = std::uint64_t{1} << ref_shift;
+inline constexpr std::uint64_t flag_mask = ref_one - 1;
+inline constexpr std::uint64_t initial = 3 * ref_one | join_interest | notified;
+} // namespace state_bits
+
+inline std::uint64_t ref_count(std::uint64_t s) noexcept {
+    return s >> state_bits::ref_shift;
+}
+
+enum class to_running_result { success, cancelled, failed, dealloc };
+enum class to_idle_result { ok, ok_notified, ok_dealloc, cancelled };
+enum class notify_result { do_nothing, submit, dealloc };
+
+struct task_state {
+    std::atomic<std::uint64_t>& word;
+
+    // NOTIFIED -> RUNNING. The caller holds the queue entry's reference. A
+    // task that is already running or complete (a stale queue entry after a
+    // shutdown claimed it) gives the reference back: failed / dealloc.
+    [[nodiscard]] to_running_result to_running() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_acquire);
+        for (;;) {
+            if ((s & (running | complete)) != 0) {
+                std::uint64_t next = s - ref_one;
+                if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                               std::memory_order_acquire))
+                    return ref_count(next) == 0 ? to_running_result::dealloc
+                                                : to_running_result::failed;
+                continue;
+            }
+            std::uint64_t next = (s | running) & ~notified;
+            if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+                return (s & cancelled) ? to_running_result::cancelled : to_running_result::success;
+        }
+    }
+
+    // RUNNING -> idle. `yielded`: the task asked to run again (treated as if
+    // NOTIFIED were set, without the extra RMW). CANCELLED leaves the word
+    // alone: the caller still holds RUNNING and cancels.
+    [[nodiscard]] to_idle_result to_idle(bool yielded) noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_relaxed);
+        for (;;) {
+            if (s & cancelled) return to_idle_result::cancelled;
+            std::uint64_t next = s & ~running;
+            to_idle_result r;
+            if (yielded || (s & notified)) {
+                next |= notified; // the queue reference moves to the new entry
+                r = to_idle_result::ok_notified;
+            } else {
+                next -= ref_one;
+                r = ref_count(next) == 0 ? to_idle_result::ok_dealloc : to_idle_result::ok;
+            }
+            if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed))
+                return r;
+        }
+    }
+
+    // RUNNING -> COMPLETE in one XOR; returns the word before.
+    std::uint64_t to_complete() noexcept {
+        using namespace state_bits;
+        return word.fetch_xor(running | complete, std::memory_order_acq_rel);
+    }
+
+    // A waker fires and gives up its reference.
+    [[nodiscard]] notify_result notified_by_val() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_acquire);
+        for (;;) {
+            std::uint64_t next;
+            notify_result r;
+            if (s & running) {
+                // The poller sees NOTIFIED in to_idle and reschedules; it
+                // holds a reference, so ours cannot be the last.
+                next = (s | notified) - ref_one;
+                r = notify_result::do_nothing;
+            } else if (s & (complete | notified)) {
+                next = s - ref_one;
+                r = ref_count(next) == 0 ? notify_result::dealloc : notify_result::do_nothing;
+            } else {
+                next = s | notified; // our reference becomes the queue's
+                r = notify_result::submit;
+            }
+            if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+                return r;
+        }
+    }
+
+    // A waker fires and keeps its reference.
+    [[nodiscard]] notify_result notified_by_ref() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_acquire);
+        for (;;) {
+            std::uint64_t next;
+            notify_result r;
+            if (s & (complete | notified)) return notify_result::do_nothing;
+            if (s & running) {
+                next = s | notified;
+                r = notify_result::do_nothing;
+            } else {
+                next = (s | notified) + ref_one; // a new reference for the queue
+                r = notify_result::submit;
+            }
+            if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+                return r;
+        }
+    }
+
+    // abort(). Returns true when the caller must schedule the task (it took
+    // a reference for the queue entry).
+    [[nodiscard]] bool notified_and_cancel() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_acquire);
+        for (;;) {
+            if (s & (cancelled | complete)) return false;
+            std::uint64_t next;
+            bool submit = false;
+            if (s & running) {
+                next = s | notified | cancelled; // the poller cancels after its poll
+            } else if (s & notified) {
+                next = s | cancelled; // the queued entry cancels when popped
+            } else {
+                next = (s | notified | cancelled) + ref_one;
+                submit = true;
+            }
+            if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+                return submit;
+        }
+    }
+
+    // Runtime shutdown: sets CANCELLED and, if the task is idle, RUNNING so
+    // that the caller may cancel it inline. True when claimed.
+    [[nodiscard]] bool to_shutdown() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_acquire);
+        for (;;) {
+            bool idle = (s & (running | complete)) == 0;
+            std::uint64_t next = s | cancelled | (idle ? running : 0);
+            if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+                return idle;
+        }
+    }
+
+    struct join_drop {
+        bool drop_output; // the task is complete: the handle destroys the output
+        bool drop_waker;  // the handle owns the waker field: it clears it
+    };
+
+    // The join handle goes away.
+    [[nodiscard]] join_drop join_handle_dropped() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_acquire);
+        for (;;) {
+            std::uint64_t next = s & ~join_interest;
+            if (!(s & complete)) next &= ~join_waker;
+            if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+                return {(s & complete) != 0, (next & join_waker) == 0};
+        }
+    }
+
+    // The handle has written the waker field and publishes it. Fails (false)
+    // when the task completed first; the field stays the handle's.
+    [[nodiscard]] bool set_join_waker() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_acquire);
+        for (;;) {
+            if (s & complete) return false;
+            if (word.compare_exchange_weak(s, s | join_waker, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+                return true;
+        }
+    }
+
+    // The handle takes the waker field back to replace it. Fails when the
+    // task completed (the task then owns the field until it unsets the bit).
+    [[nodiscard]] bool unset_join_waker() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_acquire);
+        for (;;) {
+            if (s & complete) return false;
+            if (word.compare_exchange_weak(s, s & ~join_waker, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+                return true;
+        }
+    }
+
+    // After COMPLETE and waking the join waker, the task gives the field back.
+    std::uint64_t unset_waker_after_complete() noexcept {
+        return word.fetch_and(~state_bits::join_waker, std::memory_order_acq_rel);
+    }
+
+    std::uint64_t load() const noexcept { return word.load(std::memory_order_acquire); }
+};
+
+} // namespace weft::detail

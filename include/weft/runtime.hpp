@@ -1,0 +1,314 @@
+// weft::runtime, weft::runtime_builder, weft::runtime_handle, weft::block_on.
+//
+// A runtime owns the schedulers' threads and every task spawned on it.
+//
+//   int main() {
+//       weft::runtime rt = weft::runtime::multi_thread().worker_threads(4).build();
+//       int v = rt.block_on([]() -> weft::task<int> {
+//           auto h = weft::spawn([]() -> weft::task<int> { co_return 21 * 2; });
+//           co_return *co_await h;
+//       });
+//   }
+//
+// or, like #[tokio::main], with the free function:
+//
+//   int main() { return weft::block_on(async_main); }
+//
+// Flavours:
+// - multi_thread(): N workers (default: one per CPU) with work stealing
+//   (src/multi_thread.cpp). block_on runs its task on the calling thread,
+//   which is not a worker: what it spawns goes through the inject queue.
+// - current_thread(): no threads of its own; the thread in block_on runs
+//   every task. Tasks spawned from outside wait until someone calls block_on.
+//
+// Shutdown (the destructor, shutdown_timeout, shutdown_background): workers
+// stop at their next task boundary, then every task left is aborted: its
+// frames are destroyed (destructors run), its join handle gives cancelled.
+// shutdown_timeout(d) waits at most d for workers stuck in a long poll, then
+// leaves them (the last one out cleans up); shutdown_background() does not
+// wait at all.
+//
+// Misuse throws weft::runtime_error: spawn outside a runtime, block_on
+// inside one (use co_await), block_on on a runtime after it shut down.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weft/detail/task_header.hpp"
+#include "weft/join_handle.hpp"
+#include "weft/runtime_error.hpp"
+#include "weft/spawn.hpp"
+#include "weft/task.hpp"
+
+namespace weft {
+
+/// What happens when an exception escapes a spawned task.
+enum class unhandled_exception_policy {
+    /// The exception goes into the task's join_error (is_panic); the runtime
+    /// keeps running. Tokio's default.
+    ignore,
+    /// The runtime shuts down at once: every task is aborted and block_on
+    /// throws weft::runtime_error (nesting the exception). Tokio has this on
+    /// its current-thread runtime only, as an unstable option; weft has it on
+    /// both.
+    shutdown_runtime,
+};
+
+/// Counters of a runtime, read without stopping it. Values read while the
+/// runtime runs are approximate (each counter is read on its own).
+struct runtime_metrics {
+    std::size_t num_workers = 0;
+    std::uint64_t num_alive_tasks = 0;
+    std::uint64_t spawned_tasks_count = 0;
+    std::uint64_t global_queue_depth = 0;
+    std::uint64_t budget_forced_yield_count = 0;
+    struct worker {
+        std::uint64_t poll_count = 0;
+        std::uint64_t steal_count = 0;
+        std::uint64_t steal_operations = 0;
+        std::uint64_t lifo_hits = 0;
+        std::uint64_t park_count = 0;
+        std::uint64_t overflow_count = 0;
+        std::uint64_t local_queue_depth = 0;
+    };
+    std::vector<worker> workers;
+};
+
+namespace detail {
+
+struct runtime_config {
+    bool multi_thread = true;
+    std::size_t worker_threads = 0; // 0: one per CPU
+    std::size_t max_blocking_threads = 512;
+    std::chrono::nanoseconds thread_keep_alive = std::chrono::seconds(10);
+    std::string thread_name = "weft-worker";
+    std::size_t thread_stack_size = 0; // 0: the system's default
+    std::uint32_t event_interval = 61;
+    std::uint32_t global_queue_interval = 0; // 0: the flavour's default (61 / 31)
+    bool start_paused = false;
+    std::function<void()> on_thread_start;
+    std::function<void()> on_thread_stop;
+    unhandled_exception_policy on_unhandled_exception = unhandled_exception_policy::ignore;
+};
+
+/// The runtime behind runtime and runtime_handle (src/runtime.cpp).
+class runtime_core : public std::enable_shared_from_this<runtime_core> {
+public:
+    virtual ~runtime_core() = default;
+    virtual scheduler* task_scheduler() noexcept = 0;
+    /// Registers and schedules a freshly spawned task.
+    virtual void submit(task_header* t) noexcept = 0;
+    /// Drives `root` (not yet scheduled) to completion on this thread.
+    virtual void block_on(task_header* root) = 0;
+    /// Stops the workers and aborts every task. `timeout` < 0: wait forever.
+    virtual void shutdown(std::chrono::nanoseconds timeout) noexcept = 0;
+    virtual runtime_metrics metrics() const = 0;
+};
+
+std::shared_ptr<runtime_core> make_runtime(runtime_config cfg);
+std::shared_ptr<runtime_core> current_runtime_or_throw(const char* what);
+void check_not_in_runtime(const char* what);
+
+struct join_access {
+    template <class T>
+    static result<T> take(join_handle<T>& h) {
+        return h.take_output();
+    }
+};
+
+template <class R>
+struct root_handle {
+    using value_type_ = R;
+    task_header* first;
+};
+
+template <class C>
+auto make_root(C&& c) {
+    using Cd = std::decay_t<C>;
+    using T = callable_result_t<Cd>;
+    static_assert(is_task<T>::value, "weft::block_on: the callable must return weft::task<R>");
+    using R = typename T::value_type;
+    auto* t = new spawned_task<Cd, R>(nullptr, next_task_id(), std::forward<C>(c));
+    try {
+        task<R> root = std::invoke(std::move(t->callable()));
+        if (!root.valid())
+            throw std::logic_error("weft::block_on: the callable returned an empty task");
+        t->root = t->resume_point = root.release();
+    } catch (...) {
+        spawned_task<Cd, R>::vtable.drop_callable(t);
+        delete t;
+        throw;
+    }
+    return root_handle<R>{t};
+}
+
+template <class F, class... Args>
+auto block_on_core(runtime_core& rt, F&& f, Args&&... args) {
+    check_not_in_runtime("block_on");
+    // The root is a task like any other, except that block_on's thread
+    // polls it: it is created here and handed to the runtime unscheduled.
+    auto h = [&] {
+        if constexpr (sizeof...(Args) == 0 && is_task<std::decay_t<F>>::value) {
+            using R = typename std::decay_t<F>::value_type;
+            return make_root(adopt_task<R>{std::move(f)});
+        } else {
+            return make_root(make_callable(std::forward<F>(f), std::forward<Args>(args)...));
+        }
+    }();
+    using R = typename decltype(h)::value_type_;
+    join_handle<R> jh(h.first); // owns the root's join reference from here on
+    rt.block_on(h.first);       // returns (or throws) with the root complete
+    result<R> r = join_access::take(jh);
+    if (r) {
+        if constexpr (std::is_void_v<R>) {
+            return;
+        } else {
+            return std::move(*r);
+        }
+    }
+    if (r.error().is_panic()) resume_unwind(std::move(r).error().into_panic());
+    throw runtime_error("block_on: the runtime shut down before the task finished");
+}
+
+} // namespace detail
+
+/// A handle to a runtime: spawn onto it and enter it from any thread. Cheap
+/// to copy. Keeps the runtime's internals alive, not its threads: after the
+/// runtime shut down, spawn gives a cancelled task and block_on throws.
+class runtime_handle {
+public:
+    /// The runtime this thread is inside (a worker, or a thread in block_on).
+    /// Throws weft::runtime_error elsewhere.
+    static runtime_handle current();
+
+    /// Spawns `f(args...)` onto this runtime, from any thread.
+    ///
+    ///   auto h = rt.handle().spawn([]() -> weft::task<> { co_return; });
+    template <class F, class... Args>
+    auto spawn(F&& f, Args&&... args) const {
+        return detail::spawn_on(core_.get(), std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// Runs `f(args...)` to completion on the calling thread (see runtime::block_on).
+    template <class F, class... Args>
+    auto block_on(F&& f, Args&&... args) const {
+        return detail::block_on_core(*core_, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    runtime_metrics metrics() const { return core_->metrics(); }
+
+    explicit runtime_handle(std::shared_ptr<detail::runtime_core> core) noexcept
+        : core_(std::move(core)) {}
+
+private:
+    std::shared_ptr<detail::runtime_core> core_;
+};
+
+class runtime;
+
+/// Settings of a new runtime. Each setter validates its value and throws
+/// std::invalid_argument naming the setting.
+///
+///   auto rt = weft::runtime::multi_thread()
+///                 .worker_threads(2)
+///                 .thread_name("io")
+///                 .unhandled_exception(weft::unhandled_exception_policy::shutdown_runtime)
+///                 .build();
+class runtime_builder {
+public:
+    /// Worker threads of a multi-thread runtime (>= 1). Default: one per CPU.
+    runtime_builder& worker_threads(std::size_t n);
+    /// Most threads the blocking pool may start (>= 1). Default 512.
+    runtime_builder& max_blocking_threads(std::size_t n);
+    /// How long an idle blocking thread waits for work before it exits. Default 10 s.
+    runtime_builder& thread_keep_alive(std::chrono::nanoseconds d);
+    /// Name of the runtime's threads (at most 15 characters are kept by Linux).
+    runtime_builder& thread_name(std::string name);
+    /// Stack size of the runtime's threads, in bytes (>= 64 KiB).
+    runtime_builder& thread_stack_size(std::size_t bytes);
+    /// Scheduler ticks between two polls of the I/O and time drivers (>= 1). Default 61.
+    runtime_builder& event_interval(std::uint32_t ticks);
+    /// Scheduler ticks between two looks at the global queue (>= 1). Default 31.
+    runtime_builder& global_queue_interval(std::uint32_t ticks);
+    /// Start with the clock paused (tests; see weft::time).
+    runtime_builder& start_paused(bool paused);
+    /// Called on each runtime thread when it starts / before it exits.
+    runtime_builder& on_thread_start(std::function<void()> f);
+    runtime_builder& on_thread_stop(std::function<void()> f);
+    /// What an exception escaping a spawned task does. Default: ignore.
+    runtime_builder& unhandled_exception(unhandled_exception_policy policy);
+
+    runtime build();
+
+private:
+    friend class runtime;
+    explicit runtime_builder(bool multi_thread) { cfg_.multi_thread = multi_thread; }
+    detail::runtime_config cfg_;
+};
+
+class runtime {
+public:
+    /// The default runtime: multi_thread().build().
+    runtime();
+    static runtime_builder multi_thread() { return runtime_builder(true); }
+    static runtime_builder current_thread() { return runtime_builder(false); }
+
+    runtime(runtime&&) noexcept = default;
+    runtime& operator=(runtime&& o) noexcept;
+    runtime(const runtime&) = delete;
+    runtime& operator=(const runtime&) = delete;
+    /// Shuts down: stops the workers, aborts every task left, waits.
+    ~runtime();
+
+    /// Runs `f(args...)` (a callable returning task<R>), or a task<R>, to
+    /// completion on the calling thread, and returns its value or rethrows
+    /// its exception. Throws weft::runtime_error inside a runtime.
+    ///
+    ///   int v = rt.block_on([]() -> weft::task<int> { co_return 42; });
+    template <class F, class... Args>
+    auto block_on(F&& f, Args&&... args) {
+        return detail::block_on_core(*core(), std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// Spawns onto this runtime from any thread (like handle().spawn).
+    template <class F, class... Args>
+    auto spawn(F&& f, Args&&... args) {
+        return detail::spawn_on(core().get(), std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    runtime_handle handle() const { return runtime_handle(core()); }
+    runtime_metrics metrics() const { return core()->metrics(); }
+
+    /// Shuts down, waiting at most `d` for workers busy in a long poll.
+    void shutdown_timeout(std::chrono::nanoseconds d) &&;
+    /// Shuts down without waiting.
+    void shutdown_background() &&;
+
+private:
+    friend class runtime_builder;
+    explicit runtime(std::shared_ptr<detail::runtime_core> core) noexcept
+        : core_(std::move(core)) {}
+    const std::shared_ptr<detail::runtime_core>& core() const;
+    std::shared_ptr<detail::runtime_core> core_;
+};
+
+/// Builds a default runtime, runs `f(args...)` on it, shuts it down and
+/// returns the value (the analogue of #[tokio::main]).
+///
+///   int main() {
+///       return weft::block_on([]() -> weft::task<int> { co_return 0; });
+///   }
+template <class F, class... Args>
+auto block_on(F&& f, Args&&... args) {
+    detail::check_not_in_runtime("block_on");
+    runtime rt;
+    return rt.block_on(std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+} // namespace weft

@@ -1,0 +1,258 @@
+// weft::task<T>: the lazy coroutine type.
+//
+// A function returning `task<T>` is a coroutine that does nothing until it is
+// awaited (`co_await f()` runs it inside the current task, no new task is
+// created) or spawned (`weft::spawn(f)` makes it the root of a new task).
+// `co_await` gives its `T` or rethrows the exception that escaped it.
+//
+//   weft::task<int> answer() { co_return 21 * 2; }
+//   weft::task<> caller() {
+//       int v = co_await answer();   // 42, in the same task
+//   }
+//
+// Design:
+// - The promise sits next to the awaiter (cppcoro style). A task owns its
+//   frame: destroying an unstarted or suspended task destroys the frame, and
+//   with it every awaited child task and leaf awaitable below it. This is how
+//   abort reaches every pending operation (DESIGN.md, "Cancellation").
+// - Synchronous completion does not grow the stack: the awaiter resumes the
+//   child from await_suspend and, if the child finished without suspending,
+//   returns false so the parent continues in the same stack frame. Only a
+//   child that suspended (and was resumed later by the scheduler) transfers
+//   back to its parent from final_suspend. This does not depend on the
+//   compiler turning symmetric transfer into a tail call (not guaranteed in
+//   Debug builds), so a million awaits of ready tasks in a loop run in
+//   constant stack.
+// - `co_await` inside a task accepts only weft awaitables (tasks, join
+//   handles, weft leaves): they resume the task through the scheduler, never
+//   directly on a foreign thread. Anything else is a compile-time error.
+// - Frames come from the per-thread pools of frame_allocator.hpp.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "weft/detail/config.hpp"
+#include "weft/detail/frame_allocator.hpp"
+#include "weft/detail/task_header.hpp"
+
+namespace weft {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+template <class A>
+concept weft_awaitable = std::is_base_of_v<awaitable_tag, std::remove_cvref_t<A>> ||
+    requires(A&& a) {
+    { std::forward<A>(a).operator co_await() } -> std::derived_from<awaitable_tag>;
+};
+
+/// How the child of an awaiter finished relative to its parent's await_suspend.
+enum class inline_state : unsigned char {
+    detached,  // not inside the parent's await_suspend: transfer to the parent
+    running,   // the parent is inside await_suspend, waiting to see
+    completed, // finished synchronously; the parent continues in place
+};
+
+class task_promise_base {
+public:
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+            task_promise_base& p = h.promise();
+            if (p.inline_ == inline_state::running) {
+                p.inline_ = inline_state::completed;
+                return std::noop_coroutine();
+            }
+            if (p.continuation_) return p.continuation_;
+            return std::noop_coroutine(); // a task's root: the poller sees done()
+        }
+        void await_resume() const noexcept {}
+    };
+
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    final_awaiter final_suspend() const noexcept { return {}; }
+    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+    template <class A>
+    A&& await_transform(A&& a) noexcept {
+        static_assert(weft_awaitable<A>,
+                      "weft::task can only co_await weft awaitables (task<T>, join_handle, "
+                      "yield_now, weft::time/sync/net operations). A foreign awaitable would "
+                      "resume the task outside the scheduler; wrap it in a weft leaf instead.");
+        return std::forward<A>(a);
+    }
+
+    static void* operator new(std::size_t n) { return frame_allocate(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { frame_deallocate(p, n); }
+
+    bool has_exception() const noexcept { return static_cast<bool>(exception_); }
+    std::exception_ptr take_exception() noexcept { return std::move(exception_); }
+
+    std::coroutine_handle<> continuation_;
+    std::exception_ptr exception_;
+    inline_state inline_ = inline_state::detached;
+};
+
+template <class T>
+class task_promise final : public task_promise_base {
+public:
+    task_promise() noexcept {}
+    ~task_promise() {
+        if (has_value_) value_.~T();
+    }
+    task<T> get_return_object() noexcept;
+
+    template <class U = T>
+    requires std::is_convertible_v<U&&, T>
+    void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+        ::new (static_cast<void*>(std::addressof(value_))) T(std::forward<U>(v));
+        has_value_ = true;
+    }
+
+    /// The result: the value, or rethrows the exception.
+    T take() {
+        if (exception_) std::rethrow_exception(std::move(exception_));
+        return std::move(value_);
+    }
+
+private:
+    union {
+        T value_;
+    };
+    bool has_value_ = false;
+};
+
+template <>
+class task_promise<void> final : public task_promise_base {
+public:
+    task<void> get_return_object() noexcept;
+    void return_void() const noexcept {}
+    void take() {
+        if (exception_) std::rethrow_exception(std::move(exception_));
+    }
+};
+
+template <class T>
+class task_promise<T&> final : public task_promise_base {
+public:
+    task<T&> get_return_object() noexcept;
+    void return_value(T& v) noexcept { value_ = std::addressof(v); }
+    T& take() {
+        if (exception_) std::rethrow_exception(std::move(exception_));
+        return *value_;
+    }
+
+private:
+    T* value_ = nullptr;
+};
+
+} // namespace detail
+
+/// A lazy coroutine producing T. Move-only; awaiting consumes it.
+///
+///   weft::task<std::string> greet(std::string name) {
+///       co_return "hello, " + name;   // parameters are copied into the frame
+///   }
+template <class T>
+class [[nodiscard]] WEFT_CORO_RETURN_TYPE task {
+public:
+    using promise_type = detail::task_promise<T>;
+    using value_type = T;
+    using handle_type = std::coroutine_handle<promise_type>;
+
+    task() noexcept = default;
+    explicit task(handle_type h) noexcept : handle_(h) {}
+    task(task&& o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+    task& operator=(task&& o) noexcept {
+        if (this != &o) {
+            if (handle_) handle_.destroy();
+            handle_ = std::exchange(o.handle_, nullptr);
+        }
+        return *this;
+    }
+    task(const task&) = delete;
+    task& operator=(const task&) = delete;
+    ~task() {
+        if (handle_) handle_.destroy();
+    }
+
+    /// Whether this object holds a coroutine (false once moved from or awaited).
+    bool valid() const noexcept { return static_cast<bool>(handle_); }
+
+    /// Owns the child frame from the co_await on, so that a task can be
+    /// awaited once only and its frame dies with the co_await expression.
+    struct awaiter : detail::awaitable_tag {
+        handle_type child;
+
+        explicit awaiter(handle_type h) noexcept : child(h) {}
+        awaiter(awaiter&& o) noexcept : child(std::exchange(o.child, nullptr)) {}
+        awaiter& operator=(awaiter&&) = delete;
+        ~awaiter() {
+            if (child) child.destroy();
+        }
+
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<> parent) {
+            promise_type& p = child.promise();
+            p.continuation_ = parent;
+            p.inline_ = detail::inline_state::running;
+            child.resume();
+            if (p.inline_ == detail::inline_state::completed) return false;
+            p.inline_ = detail::inline_state::detached;
+            return true;
+        }
+        T await_resume() { return child.promise().take(); }
+    };
+
+    /// Runs the task inside the current one and gives its result. The task is
+    /// consumed: awaiting an empty task throws std::logic_error.
+    awaiter operator co_await() && { return awaiter{take_checked()}; }
+    awaiter operator co_await() & { return awaiter{take_checked()}; }
+
+    /// Gives up ownership of the coroutine (used by spawn).
+    handle_type release() noexcept { return std::exchange(handle_, nullptr); }
+
+private:
+    handle_type take_checked() {
+        if (!handle_) throw_empty();
+        return std::exchange(handle_, nullptr);
+    }
+    [[noreturn]] static void throw_empty();
+
+    handle_type handle_{};
+};
+
+template <class T>
+void task<T>::throw_empty() {
+    throw std::logic_error(
+        "weft::task: co_await on an empty task (moved from, or already awaited)");
+}
+
+namespace detail {
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
+}
+template <class T>
+task<T&> task_promise<T&>::get_return_object() noexcept {
+    return task<T&>(std::coroutine_handle<task_promise<T&>>::from_promise(*this));
+}
+
+template <class X>
+struct is_task : std::false_type {};
+template <class T>
+struct is_task<task<T>> : std::true_type {};
+} // namespace detail
+
+} // namespace weft

@@ -1,0 +1,15 @@
+// weft: a C++20 coroutine runtime with Tokio's task model.
+//
+// This umbrella header includes every public header. See README.md for a
+// tour and docs/ for the guide.
+#pragma once
+
+#include "weft/join_handle.hpp"
+#include "weft/result.hpp"
+#include "weft/runtime.hpp"
+#include "weft/runtime_error.hpp"
+#include "weft/spawn.hpp"
+#include "weft/sync.hpp"
+#include "weft/task.hpp"
+#include "weft/task_id.hpp"
+#include "weft/yield_now.hpp"

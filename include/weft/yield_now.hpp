@@ -1,0 +1,31 @@
+// weft::yield_now(): let the other ready tasks run.
+//
+//   for (int i = 0; i < n; ++i) {
+//       crunch(i);
+//       co_await weft::yield_now();   // behind every task that is ready now
+//   }
+//
+// The task is put at the back of its worker's run queue (never in the LIFO
+// slot), as Tokio's task::yield_now does.
+#pragma once
+
+#include <coroutine>
+
+#include "weft/detail/task_header.hpp"
+
+namespace weft {
+
+namespace detail {
+struct yield_awaiter : awaitable_tag {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const { suspend_and_yield(h); }
+    void await_resume() const noexcept {}
+};
+} // namespace detail
+
+/// Awaitable: reschedules the current task behind the others ready to run.
+inline detail::yield_awaiter yield_now() noexcept {
+    return {};
+}
+
+} // namespace weft

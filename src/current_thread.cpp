@@ -1,0 +1,147 @@
+// The current-thread runtime: every task runs on the thread inside block_on.
+//
+// Queues: `local_` is touched only by the driving thread (no lock); tasks
+// scheduled from any other thread go to `inject_` and unpark the driver.
+// A task woken or spawned while no thread is in block_on waits in a queue
+// until the next block_on.
+//
+// The driver loop (run_block_on): poll the root when it is ready; otherwise
+// run up to event_interval tasks, taking from the inject queue first every
+// global_queue_interval ticks (so remote wake-ups are not starved by a busy
+// local queue); park when there is nothing to do.
+//
+// One thread drives at a time: a second concurrent block_on waits for the
+// first to finish (drive_mu_).
+//
+// Shutdown runs on the thread that destroys the runtime, with the context
+// set to this runtime: the queues are drained (their references dropped)
+// and every registered task is cancelled; what the destructors of those
+// tasks wake or spawn is drained or cancelled in turn.
+#include <deque>
+#include <mutex>
+
+#include "runtime_base.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+class current_thread_runtime final : public runtime_base {
+public:
+    explicit current_thread_runtime(runtime_config cfg) : runtime_base(std::move(cfg)) {
+        if (cfg_.global_queue_interval == 0) cfg_.global_queue_interval = 31;
+    }
+    ~current_thread_runtime() override { shutdown(std::chrono::nanoseconds(-1)); }
+
+    void schedule(task_header* t, bool) noexcept override {
+        thread_context& ctx = this_thread_context();
+        if (ctx.rt == this && ctx.worker == this) {
+            local_.push_back(t);
+            return;
+        }
+        if (!inject_.push(t)) {
+            task_ref_dec(t); // shut down: the registry cancels the task
+            return;
+        }
+        parker_.unpark();
+    }
+
+    void shutdown(std::chrono::nanoseconds) noexcept override {
+        if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
+        std::lock_guard lk(drive_mu_);
+        context_guard g(this, this);
+        inject_.close();
+        do {
+            drain();
+            abort_all_registered();
+        } while (!local_.empty() || !inject_.empty());
+    }
+
+    runtime_metrics metrics() const override {
+        runtime_metrics m;
+        m.num_workers = 1;
+        m.num_alive_tasks = owned_.alive();
+        m.spawned_tasks_count = owned_.spawned();
+        m.global_queue_depth = inject_.len();
+        m.budget_forced_yield_count = forced_yields_.load(std::memory_order_relaxed);
+        runtime_metrics::worker w;
+        w.poll_count = polls_.load(std::memory_order_relaxed);
+        w.park_count = parks_.load(std::memory_order_relaxed);
+        m.workers.push_back(w);
+        return m;
+    }
+
+protected:
+    parker* block_on_parker() noexcept override { return &parker_; }
+
+    void run_block_on(root_driver& drv) override {
+        std::lock_guard lk(drive_mu_);
+        if (is_shut_down()) { // shut down while we waited for the driver lock
+            (void)drv.take_ready();
+            cancel_unpolled(drv.root);
+            return;
+        }
+        this_thread_context().worker = this;
+        std::uint64_t& forced = forced_yields_counter();
+        std::uint64_t forced_before = forced;
+        std::uint32_t tick = 0;
+        std::uint64_t polls = 0;
+        for (;;) {
+            if (drv.take_ready()) {
+                poll_task(drv.root);
+                if (task_is_finished(drv.root)) break;
+            }
+            bool ran = false;
+            for (std::uint32_t n = 0; n < cfg_.event_interval && !drv.ready(); ++n) {
+                task_header* t = next_task(tick++);
+                if (t == nullptr) break;
+                poll_task(t);
+                ran = true;
+                ++polls;
+            }
+            if (!ran && !drv.ready()) {
+                parks_.fetch_add(1, std::memory_order_relaxed);
+                drv.park();
+            }
+        }
+        polls_.fetch_add(polls, std::memory_order_relaxed);
+        forced_yields_.fetch_add(forced - forced_before, std::memory_order_relaxed);
+    }
+
+private:
+    task_header* next_task(std::uint32_t tick) noexcept {
+        if (tick % cfg_.global_queue_interval == 0) {
+            if (task_header* t = inject_.pop()) return t;
+        }
+        if (!local_.empty()) {
+            task_header* t = local_.front();
+            local_.pop_front();
+            return t;
+        }
+        return inject_.pop();
+    }
+
+    void drain() noexcept {
+        while (!local_.empty()) {
+            task_header* t = local_.front();
+            local_.pop_front();
+            task_ref_dec(t);
+        }
+        while (task_header* t = inject_.pop())
+            task_ref_dec(t);
+    }
+
+    std::deque<task_header*> local_;
+    inject_queue inject_;
+    parker parker_;
+    std::mutex drive_mu_;
+    std::atomic<std::uint64_t> polls_{0}, parks_{0}, forced_yields_{0};
+};
+
+} // namespace
+
+std::shared_ptr<runtime_core> make_current_thread(runtime_config cfg) {
+    return std::make_shared<current_thread_runtime>(std::move(cfg));
+}
+
+} // namespace weft::detail

@@ -1,0 +1,23 @@
+// The task harness: what a scheduler does with a task it popped.
+//
+// poll_task(t)       the caller holds the queue entry's reference. Runs the
+//                    task (or cancels it, or drops a stale entry) and, when
+//                    the task suspends and was notified meanwhile, hands it
+//                    back through t->sched->schedule(t, true).
+// shutdown_task(t)   runtime shutdown: claims an idle task and cancels it
+//                    inline; a running one is cancelled by its poller.
+// cancel_unpolled(t) a task spawned into a closed runtime: never runs.
+#pragma once
+
+#include "weft/detail/task_header.hpp"
+
+namespace weft::detail {
+
+void poll_task(task_header* t) noexcept;
+void shutdown_task(task_header* t) noexcept;
+void cancel_unpolled(task_header* t) noexcept;
+
+/// Per-thread counter of forced yields (cooperative budget spent).
+std::uint64_t& forced_yields_counter() noexcept;
+
+} // namespace weft::detail

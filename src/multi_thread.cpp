@@ -1,0 +1,467 @@
+// The multi-thread, work-stealing runtime.
+//
+// Design (after Tokio's runtime/scheduler/multi_thread/worker.rs):
+//
+// - N workers, each with a local_queue (256 slots, steal half) and a LIFO
+//   slot. A task woken or spawned by the task running on a worker goes to
+//   that worker's LIFO slot, so a message passed from one task to the next
+//   is handled while its data is still in cache; the task it displaces goes
+//   to the back of the local queue. At most MAX_LIFO_POLLS_PER_TICK LIFO
+//   tasks run in a row, after which the slot is flushed to the queue, so a
+//   ping-pong pair cannot starve the queue. The LIFO slot is never stolen.
+// - Tasks scheduled from outside a worker go to the inject queue. A worker
+//   looks at it first every global_queue_interval ticks (fairness for remote
+//   work), and otherwise when its own queue is empty, taking a batch
+//   (len / workers + 1, at most half a local queue) into its queue.
+// - An idle worker tries to steal, but only while fewer than half of the
+//   workers are searching (idle state below): stealing is a thundering herd
+//   otherwise. The last searcher that finds work wakes another worker, so
+//   work spreads one worker at a time.
+// - A worker with nothing to do parks on its own parker. notify_parked()
+//   wakes one sleeper when there is work to share and nobody is searching.
+//
+// Idle state: one word, (unparked << 16) | searching. Changes of the
+// sleepers list happen under idle_mu_; the word can be read without it
+// (notify_should_wakeup is the hot-path check, a plain load).
+//
+// Shutdown: set `shutdown_`, unpark every worker, wait for them (up to the
+// timeout). Workers stop between two tasks. Then, with no worker running,
+// cleanup(): close the registry and the inject queue, drop every queued
+// entry, and cancel every registered task on the calling thread. If the
+// timeout expired with workers still inside a poll, cleanup is left to the
+// last worker to exit (the workers keep the runtime alive through `self_`).
+#include <pthread.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "local_queue.hpp"
+#include "runtime_base.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+// Value from Tokio (#5712): enough for a request/response pair to stay on
+// one worker, few enough that the local queue is not starved.
+constexpr int max_lifo_polls_per_tick = 3;
+
+class multi_thread_runtime;
+
+struct worker {
+    multi_thread_runtime* rt = nullptr;
+    std::size_t index = 0;
+    local_queue queue;
+    task_header* lifo = nullptr; // only the worker's thread touches it
+    parker park;
+    bool searching = false;
+    std::uint32_t tick = 0;
+    std::uint64_t rng = 0;
+    pthread_t thread{};
+    bool thread_started = false;
+
+    // Metrics: written by the worker only, read relaxed by metrics().
+    std::atomic<std::uint64_t> polls{0}, steals{0}, steal_ops{0}, lifo_hits{0}, parks{0},
+        overflows{0}, forced_yields{0};
+
+    void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+        c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    std::uint32_t next_rand(std::uint32_t n) noexcept {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return static_cast<std::uint32_t>(rng % n);
+    }
+};
+
+class multi_thread_runtime final : public runtime_base {
+public:
+    explicit multi_thread_runtime(runtime_config cfg)
+        : runtime_base(std::move(cfg)), workers_(cfg_.worker_threads) {
+        if (cfg_.global_queue_interval == 0) cfg_.global_queue_interval = 61;
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            workers_[i] = std::make_unique<worker>();
+            workers_[i]->rt = this;
+            workers_[i]->index = i;
+            workers_[i]->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+        }
+        idle_state_.store(workers_.size() << 16, std::memory_order_relaxed);
+    }
+
+    ~multi_thread_runtime() override = default;
+
+    void start(const std::shared_ptr<multi_thread_runtime>& self) {
+        self_ = self;
+        running_workers_ = workers_.size();
+        for (auto& w : workers_) {
+            pthread_attr_t attr;
+            pthread_attr_init(&attr);
+            if (cfg_.thread_stack_size != 0)
+                pthread_attr_setstacksize(&attr, cfg_.thread_stack_size);
+            int rc = pthread_create(&w->thread, &attr, &thread_main, w.get());
+            pthread_attr_destroy(&attr);
+            if (rc != 0) {
+                {
+                    std::lock_guard lk(exit_mu_);
+                    running_workers_ -= 1;
+                }
+                shutdown(std::chrono::nanoseconds(-1));
+                throw std::system_error(rc, std::generic_category(),
+                                        "weft: starting a worker thread failed");
+            }
+            w->thread_started = true;
+        }
+    }
+
+    // --- scheduling ----------------------------------------------------------------
+
+    void schedule(task_header* t, bool is_yield) noexcept override {
+        thread_context& ctx = this_thread_context();
+        if (ctx.rt == this && ctx.worker != nullptr) {
+            worker& w = *static_cast<worker*>(ctx.worker);
+            bool should_notify;
+            if (is_yield) {
+                push_local(w, t);
+                should_notify = true;
+            } else {
+                task_header* prev = w.lifo;
+                w.lifo = t;
+                if (prev != nullptr) push_local(w, prev);
+                should_notify = prev != nullptr;
+            }
+            if (should_notify) notify_parked();
+            return;
+        }
+        if (!inject_.push(t)) {
+            task_ref_dec(t); // shut down: the registry cancels the task
+            return;
+        }
+        notify_parked();
+    }
+
+    void shutdown(std::chrono::nanoseconds timeout) noexcept override {
+        if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
+        for (auto& w : workers_)
+            w->park.unpark();
+
+        thread_context& ctx = this_thread_context();
+        bool on_own_worker = ctx.rt == this && ctx.worker != nullptr;
+        bool all_exited;
+        {
+            std::unique_lock lk(exit_mu_);
+            if (on_own_worker) {
+                all_exited = false; // cannot wait for ourselves
+            } else if (timeout.count() < 0) {
+                exit_cv_.wait(lk, [&] { return running_workers_ == 0; });
+                all_exited = true;
+            } else {
+                all_exited = exit_cv_.wait_for(lk, timeout, [&] { return running_workers_ == 0; });
+            }
+            if (!all_exited) cleanup_by_last_worker_ = true;
+        }
+        if (all_exited) {
+            for (auto& w : workers_)
+                if (w->thread_started) pthread_join(w->thread, nullptr);
+            cleanup();
+            self_.reset();
+        } else {
+            for (auto& w : workers_)
+                if (w->thread_started) pthread_detach(w->thread);
+            // The last worker out runs cleanup() and drops self_.
+        }
+    }
+
+    runtime_metrics metrics() const override {
+        runtime_metrics m;
+        m.num_workers = workers_.size();
+        m.num_alive_tasks = owned_.alive();
+        m.spawned_tasks_count = owned_.spawned();
+        m.global_queue_depth = inject_.len();
+        for (auto& w : workers_) {
+            runtime_metrics::worker x;
+            x.poll_count = w->polls.load(std::memory_order_relaxed);
+            x.steal_count = w->steals.load(std::memory_order_relaxed);
+            x.steal_operations = w->steal_ops.load(std::memory_order_relaxed);
+            x.lifo_hits = w->lifo_hits.load(std::memory_order_relaxed);
+            x.park_count = w->parks.load(std::memory_order_relaxed);
+            x.overflow_count = w->overflows.load(std::memory_order_relaxed);
+            x.local_queue_depth = w->queue.len();
+            m.budget_forced_yield_count += w->forced_yields.load(std::memory_order_relaxed);
+            m.workers.push_back(x);
+        }
+        return m;
+    }
+
+protected:
+    void run_block_on(root_driver& drv) override {
+        for (;;) {
+            if (drv.take_ready()) {
+                poll_task(drv.root);
+                if (task_is_finished(drv.root)) return;
+            }
+            if (!drv.ready()) drv.park();
+        }
+    }
+
+private:
+    static void* thread_main(void* arg) {
+        worker* w = static_cast<worker*>(arg);
+        w->rt->run_worker(*w);
+        return nullptr;
+    }
+
+    void run_worker(worker& w) {
+        set_thread_name(cfg_.thread_name);
+        {
+            context_guard g(this, &w);
+            if (cfg_.on_thread_start) cfg_.on_thread_start();
+            std::uint64_t& forced = forced_yields_counter();
+            std::uint64_t forced_seen = forced;
+            while (!shut_down_.load(std::memory_order_acquire)) {
+                ++w.tick;
+                task_header* t = next_task(w);
+                if (t == nullptr) t = steal_work(w);
+                if (t != nullptr) {
+                    run_task(w, t);
+                    if (forced != forced_seen) {
+                        w.bump(w.forced_yields, forced - forced_seen);
+                        forced_seen = forced;
+                    }
+                    continue;
+                }
+                park_worker(w);
+            }
+            if (w.searching) {
+                w.searching = false;
+                transition_from_searching();
+            }
+            if (cfg_.on_thread_stop) cfg_.on_thread_stop();
+        }
+        worker_exited();
+    }
+
+    void worker_exited() {
+        bool run_cleanup;
+        std::shared_ptr<multi_thread_runtime> keep;
+        {
+            std::lock_guard lk(exit_mu_);
+            run_cleanup = --running_workers_ == 0 && cleanup_by_last_worker_;
+            if (run_cleanup) keep = std::move(self_);
+            exit_cv_.notify_all();
+        }
+        if (run_cleanup) cleanup();
+        // `keep` may destroy the runtime here, on a detached worker thread.
+    }
+
+    void run_task(worker& w, task_header* t) {
+        if (w.searching) {
+            w.searching = false;
+            if (transition_from_searching()) notify_parked(); // we were the last searcher
+        }
+        poll_task(t);
+        std::uint64_t polls = 1;
+        for (int n = 0; n < max_lifo_polls_per_tick; ++n) {
+            task_header* next = w.lifo;
+            if (next == nullptr) break;
+            w.lifo = nullptr;
+            poll_task(next);
+            ++polls;
+        }
+        if (w.lifo != nullptr) {
+            push_local(w, w.lifo);
+            w.lifo = nullptr;
+            notify_parked();
+        }
+        w.bump(w.polls, polls);
+        if (polls > 1) w.bump(w.lifo_hits, polls - 1);
+    }
+
+    task_header* next_task(worker& w) {
+        if (w.tick % cfg_.global_queue_interval == 0) {
+            if (task_header* t = inject_.pop()) return t;
+        }
+        if (task_header* t = w.lifo) {
+            w.lifo = nullptr;
+            return t;
+        }
+        if (task_header* t = w.queue.pop()) return t;
+        if (inject_.empty()) return nullptr;
+        // Take a fair share of the inject queue into the local queue.
+        std::size_t room = local_queue::capacity - w.queue.len();
+        std::size_t n = inject_.len() / workers_.size() + 1;
+        if (n > room) n = room;
+        if (n > local_queue::capacity / 2) n = local_queue::capacity / 2;
+        std::array<task_header*, local_queue::capacity / 2> buf;
+        std::size_t got = inject_.pop_n(buf.data(), n);
+        if (got == 0) return nullptr;
+        for (std::size_t i = 1; i < got; ++i)
+            push_local(w, buf[i]);
+        return buf[0];
+    }
+
+    task_header* steal_work(worker& w) {
+        if (!w.searching) {
+            if (!transition_to_searching()) return nullptr;
+            w.searching = true;
+        }
+        std::size_t n = workers_.size();
+        std::size_t start = w.next_rand(static_cast<std::uint32_t>(n));
+        for (std::size_t i = 0; i < n; ++i) {
+            std::size_t v = (start + i) % n;
+            if (v == w.index) continue;
+            std::uint32_t before = w.queue.len();
+            if (task_header* t = workers_[v]->queue.steal_into(w.queue)) {
+                w.bump(w.steal_ops);
+                w.bump(w.steals, w.queue.len() - before + 1);
+                return t;
+            }
+        }
+        return inject_.pop();
+    }
+
+    void push_local(worker& w, task_header* t) noexcept {
+        if (w.queue.push_back(t, inject_)) w.bump(w.overflows);
+    }
+
+    // --- parking and the idle state -------------------------------------------
+
+    static std::size_t searching_of(std::uint64_t s) noexcept { return s & 0xFFFF; }
+    static std::size_t unparked_of(std::uint64_t s) noexcept { return s >> 16; }
+
+    bool transition_to_searching() noexcept {
+        std::uint64_t s = idle_state_.load(std::memory_order_seq_cst);
+        if (2 * searching_of(s) >= workers_.size()) return false;
+        idle_state_.fetch_add(1, std::memory_order_seq_cst);
+        return true;
+    }
+
+    /// True when the caller was the last searcher.
+    bool transition_from_searching() noexcept {
+        return searching_of(idle_state_.fetch_sub(1, std::memory_order_seq_cst)) == 1;
+    }
+
+    bool notify_should_wakeup() const noexcept {
+        std::uint64_t s = idle_state_.load(std::memory_order_seq_cst);
+        return searching_of(s) == 0 && unparked_of(s) < workers_.size();
+    }
+
+    void notify_parked() noexcept {
+        if (!notify_should_wakeup()) return;
+        worker* target = nullptr;
+        {
+            std::lock_guard lk(idle_mu_);
+            if (!notify_should_wakeup() || sleepers_.empty()) return;
+            target = workers_[sleepers_.back()].get();
+            sleepers_.pop_back();
+            // The woken worker starts out searching.
+            idle_state_.fetch_add((std::uint64_t{1} << 16) | 1, std::memory_order_seq_cst);
+        }
+        target->park.unpark();
+    }
+
+    bool work_pending() const noexcept {
+        if (!inject_.empty()) return true;
+        for (auto& w : workers_)
+            if (!w->queue.empty()) return true;
+        return false;
+    }
+
+    void park_worker(worker& w) {
+        bool last_searcher;
+        {
+            std::lock_guard lk(idle_mu_);
+            std::uint64_t dec = (std::uint64_t{1} << 16) | (w.searching ? 1 : 0);
+            std::uint64_t prev = idle_state_.fetch_sub(dec, std::memory_order_seq_cst);
+            last_searcher = w.searching && searching_of(prev) == 1;
+            sleepers_.push_back(w.index);
+        }
+        w.searching = false;
+        if (last_searcher && work_pending()) notify_parked();
+        w.bump(w.parks);
+        for (;;) {
+            // Work may have arrived between our last look and the sleepers
+            // push; a notifier that saw us in the list unparks us, and one
+            // that came earlier left work we check for here.
+            if (work_pending()) {
+                leave_sleepers(w);
+                return;
+            }
+            w.park.park();
+            if (shut_down_.load(std::memory_order_acquire)) {
+                leave_sleepers(w);
+                return;
+            }
+            if (!is_parked(w)) {
+                w.searching = true; // notify_parked counted us as searching
+                return;
+            }
+        }
+    }
+
+    bool is_parked(worker& w) {
+        std::lock_guard lk(idle_mu_);
+        for (std::size_t i : sleepers_)
+            if (i == w.index) return true;
+        return false;
+    }
+
+    /// Leaves the sleepers list on our own. If a notifier already took us
+    /// out, it counted us as searching: act on it.
+    void leave_sleepers(worker& w) {
+        std::lock_guard lk(idle_mu_);
+        for (std::size_t i = 0; i < sleepers_.size(); ++i) {
+            if (sleepers_[i] == w.index) {
+                sleepers_.erase(sleepers_.begin() + static_cast<std::ptrdiff_t>(i));
+                idle_state_.fetch_add(std::uint64_t{1} << 16, std::memory_order_seq_cst);
+                return;
+            }
+        }
+        w.searching = true;
+    }
+
+    // --- shutdown ----------------------------------------------------------------
+
+    void cleanup() noexcept {
+        context_guard g(this, nullptr);
+        inject_.close();
+        for (;;) {
+            for (auto& w : workers_) {
+                if (w->lifo != nullptr) task_ref_dec(std::exchange(w->lifo, nullptr));
+                while (task_header* t = w->queue.pop())
+                    task_ref_dec(t);
+            }
+            while (task_header* t = inject_.pop())
+                task_ref_dec(t);
+            abort_all_registered();
+            if (inject_.empty()) break;
+        }
+    }
+
+    std::vector<std::unique_ptr<worker>> workers_;
+    inject_queue inject_;
+
+    std::atomic<std::uint64_t> idle_state_{0};
+    std::mutex idle_mu_;
+    std::vector<std::size_t> sleepers_;
+
+    std::mutex exit_mu_;
+    std::condition_variable exit_cv_;
+    std::size_t running_workers_ = 0;
+    bool cleanup_by_last_worker_ = false;
+    std::shared_ptr<multi_thread_runtime> self_;
+};
+
+} // namespace
+
+std::shared_ptr<runtime_core> make_multi_thread(runtime_config cfg) {
+    auto rt = std::make_shared<multi_thread_runtime>(std::move(cfg));
+    rt->start(rt);
+    return rt;
+}
+
+} // namespace weft::detail

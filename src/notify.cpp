@@ -1,0 +1,153 @@
+// weft::sync::notify (semantics in include/weft/sync/notify.hpp).
+//
+// The waiter list is intrusive: each notified_awaiter holds its node, so
+// waiting allocates nothing. The list, each node's `st` and its waker are
+// guarded by mu_. A notifier takes the waker out of the node under the lock
+// and wakes after unlocking, so the node may be destroyed (its task aborted)
+// the moment the lock is released.
+//
+// Cancellation: a node destroyed while `waiting` is unlinked; one destroyed
+// after notify_one picked it (`notified_one`) without having been resumed
+// passes the notification on (notify_one_locked), so it is not lost.
+#include "weft/sync/notify.hpp"
+
+#include <vector>
+
+namespace weft::sync {
+
+using weft::detail::waker;
+using node = detail::notify_waiter;
+
+bool notify::try_take_permit() noexcept {
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    while ((s & mode_mask) == permit) {
+        if (state_.compare_exchange_weak(s, s & ~mode_mask, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+            return true;
+    }
+    return false;
+}
+
+void notify::unlink(node* w) noexcept {
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        head_ = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        tail_ = w->prev;
+    w->prev = w->next = nullptr;
+    if (head_ == nullptr) {
+        std::uint64_t s = state_.load(std::memory_order_relaxed);
+        state_.store(s & ~mode_mask, std::memory_order_release); // waiting -> empty
+    }
+}
+
+waker notify::notify_one_locked() noexcept {
+    std::uint64_t s = state_.load(std::memory_order_relaxed);
+    if ((s & mode_mask) == waiting && head_ != nullptr) {
+        node* w = head_;
+        unlink(w);
+        w->st = node::state::notified_one;
+        return std::move(w->waker);
+    }
+    state_.store((s & ~mode_mask) | permit, std::memory_order_release);
+    return {};
+}
+
+void notify::notify_one() noexcept {
+    // Fast path: nobody waits, store (or keep) the permit without the lock.
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    while ((s & mode_mask) != waiting) {
+        if ((s & mode_mask) == permit) return;
+        if (state_.compare_exchange_weak(s, (s & ~mode_mask) | permit, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+            return;
+    }
+    waker w;
+    {
+        std::lock_guard lk(mu_);
+        w = notify_one_locked();
+    }
+    std::move(w).wake();
+}
+
+void notify::notify_waiters() noexcept {
+    std::vector<waker> wakers;
+    {
+        std::lock_guard lk(mu_);
+        std::uint64_t s = state_.load(std::memory_order_relaxed);
+        // Count the call (objects made before it complete), keep a permit as is.
+        std::uint64_t mode = s & mode_mask;
+        if (mode == waiting) mode = empty;
+        state_.store((((s >> calls_shift) + 1) << calls_shift) | mode, std::memory_order_release);
+        for (node* w = head_; w != nullptr;) {
+            node* next = w->next;
+            w->prev = w->next = nullptr;
+            w->st = node::state::notified_all;
+            try {
+                wakers.push_back(std::move(w->waker));
+            } catch (...) {
+                // Out of memory: wake this one under the lock rather than lose it.
+                std::move(w->waker).wake();
+            }
+            w = next;
+        }
+        head_ = tail_ = nullptr;
+    }
+    for (waker& w : wakers)
+        std::move(w).wake();
+}
+
+bool notified_awaiter::await_ready() noexcept {
+    std::uint64_t s = n_->state_.load(std::memory_order_acquire);
+    if ((s >> notify::calls_shift) != calls_ || n_->try_take_permit()) {
+        ready_ = true;
+        return weft::detail::coop_proceed();
+    }
+    return false;
+}
+
+bool notified_awaiter::await_suspend(std::coroutine_handle<> h) {
+    if (ready_) { // cooperative budget spent: done, but let others run first
+        weft::detail::suspend_and_yield(h);
+        return true;
+    }
+    std::lock_guard lk(n_->mu_);
+    std::uint64_t s = n_->state_.load(std::memory_order_acquire);
+    if ((s >> notify::calls_shift) != calls_) return false;
+    if ((s & notify::mode_mask) == notify::permit) {
+        n_->state_.store(s & ~notify::mode_mask, std::memory_order_release);
+        return false;
+    }
+    node_.waker = weft::detail::suspend_waker(h);
+    node_.st = node::state::waiting;
+    registered_ = true;
+    node_.prev = n_->tail_;
+    node_.next = nullptr;
+    if (n_->tail_)
+        n_->tail_->next = &node_;
+    else
+        n_->head_ = &node_;
+    n_->tail_ = &node_;
+    n_->state_.store((s & ~notify::mode_mask) | notify::waiting, std::memory_order_release);
+    return true;
+}
+
+notified_awaiter::~notified_awaiter() {
+    if (done_ || !registered_) return;
+    waker pass_on;
+    {
+        std::lock_guard lk(n_->mu_);
+        if (node_.st == node::state::waiting) {
+            n_->unlink(&node_);
+        } else if (node_.st == node::state::notified_one) {
+            pass_on = n_->notify_one_locked(); // not lost: the next waiter gets it
+        }
+        node_.waker.reset();
+    }
+    std::move(pass_on).wake();
+}
+
+} // namespace weft::sync

@@ -1,0 +1,116 @@
+// What both runtime flavours share: the task registry, spawn, block_on, the
+// unhandled-exception policy and the shutdown bookkeeping.
+//
+// block_on: the root task is created by the caller (runtime.hpp) and polled
+// on the calling thread, never by a worker. Its scheduler is a small
+// root_driver on block_on's stack: waking the root sets `ready` and unparks
+// the calling thread. The root is not in the registry (runtime shutdown does
+// not abort it) and its exception goes to block_on's caller, not to the
+// unhandled-exception policy.
+//
+// unhandled_exception_policy::shutdown_runtime: the first spawned task that
+// ends with an exception closes the registry (later spawns are cancelled
+// before they run), aborts every registered task and every running block_on
+// root; block_on then throws runtime_error with the exception nested.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "harness.hpp"
+#include "runtime_parts.hpp"
+#include "weft/runtime.hpp"
+
+namespace weft::detail {
+
+class runtime_base;
+
+/// The scheduler of a block_on root.
+class root_driver final : public scheduler {
+public:
+    root_driver(runtime_base* rt, parker& p) noexcept : rt_(rt), parker_(p) {}
+    void schedule(task_header*, bool) noexcept override {
+        ready_.store(true, std::memory_order_release);
+        parker_.unpark();
+    }
+    bool release(task_header*) noexcept override { return false; }
+    void on_task_panic(task_header*, std::exception_ptr) noexcept override {}
+    /// Takes the root's queue entry if it is there.
+    bool take_ready() noexcept {
+        return ready_.load(std::memory_order_relaxed) &&
+               ready_.exchange(false, std::memory_order_acquire);
+    }
+    bool ready() const noexcept { return ready_.load(std::memory_order_relaxed); }
+    /// Sleeps until the root (or, current-thread, any task) is woken.
+    void park() noexcept { parker_.park(); }
+    void set_ready() noexcept { ready_.store(true, std::memory_order_relaxed); }
+
+    root_driver* next = nullptr; // in runtime_base's list of active roots
+    task_header* root = nullptr;
+
+private:
+    runtime_base* rt_;
+    parker& parker_;
+    std::atomic<bool> ready_{false};
+};
+
+class runtime_base : public runtime_core, public scheduler {
+public:
+    explicit runtime_base(runtime_config cfg) : cfg_(std::move(cfg)) {}
+
+    scheduler* task_scheduler() noexcept override { return this; }
+    void submit(task_header* t) noexcept override;
+    bool release(task_header* t) noexcept override { return owned_.remove(t); }
+    void on_task_panic(task_header* t, std::exception_ptr e) noexcept override;
+    void block_on(task_header* root) override;
+
+    const runtime_config& config() const noexcept { return cfg_; }
+    bool is_shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
+
+protected:
+    /// Polls `drv.root` whenever it is ready, until it completes, doing the
+    /// flavour's other work in between. Called with the thread context set.
+    virtual void run_block_on(root_driver& drv) = 0;
+    /// The parker block_on sleeps on (current-thread: the scheduler's own).
+    virtual parker* block_on_parker() noexcept { return nullptr; }
+
+    /// Aborts every registered task after the workers are gone. Call with
+    /// the thread context pointing at this runtime.
+    void abort_all_registered() noexcept;
+
+    runtime_config cfg_;
+    owned_tasks owned_;
+    std::atomic<bool> shut_down_{false};
+
+private:
+    void abort_roots() noexcept;
+
+    std::mutex panic_mu_;
+    std::exception_ptr panic_;
+    std::atomic<bool> panicked_{false};
+    root_driver* roots_ = nullptr; // guarded by panic_mu_
+};
+
+/// Sets this thread's context to a runtime for a scope.
+class context_guard {
+public:
+    context_guard(runtime_core* rt, void* worker) noexcept
+        : ctx_(this_thread_context()), saved_(ctx_) {
+        ctx_.rt = rt;
+        ctx_.worker = worker;
+        ctx_.current = nullptr;
+    }
+    ~context_guard() { ctx_ = saved_; }
+    context_guard(const context_guard&) = delete;
+    context_guard& operator=(const context_guard&) = delete;
+
+private:
+    thread_context& ctx_;
+    thread_context saved_;
+};
+
+std::shared_ptr<runtime_core> make_multi_thread(runtime_config cfg);
+std::shared_ptr<runtime_core> make_current_thread(runtime_config cfg);
+
+} // namespace weft::detail

@@ -1,0 +1,198 @@
+// Owned-task registry, inject queue, parker (design in runtime_parts.hpp).
+#include "runtime_parts.hpp"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <string>
+
+namespace weft::detail {
+
+// --- owned_tasks ---------------------------------------------------------------
+
+owned_tasks::owned_tasks() : shards_(new shard[num_shards]) {}
+
+bool owned_tasks::bind(task_header* t) noexcept {
+    shard& s = shard_of(t);
+    std::lock_guard lk(s.mu);
+    if (s.closed) return false;
+    t->owned_index = static_cast<std::uint32_t>(s.tasks.size());
+    s.tasks.push_back(t);
+    ++s.spawned;
+    return true;
+}
+
+bool owned_tasks::remove(task_header* t) noexcept {
+    shard& s = shard_of(t);
+    std::lock_guard lk(s.mu);
+    std::uint32_t i = t->owned_index;
+    if (i >= s.tasks.size() || s.tasks[i] != t) return false;
+    task_header* last = s.tasks.back();
+    s.tasks[i] = last;
+    last->owned_index = i;
+    s.tasks.pop_back();
+    return true;
+}
+
+void owned_tasks::close() noexcept {
+    for (std::size_t i = 0; i < num_shards; ++i) {
+        std::lock_guard lk(shards_[i].mu);
+        shards_[i].closed = true;
+    }
+}
+
+task_header* owned_tasks::any() noexcept {
+    for (std::size_t i = 0; i < num_shards; ++i) {
+        std::lock_guard lk(shards_[i].mu);
+        if (!shards_[i].tasks.empty()) {
+            task_header* t = shards_[i].tasks.back();
+            task_ref_inc(t);
+            return t;
+        }
+    }
+    return nullptr;
+}
+
+std::uint64_t owned_tasks::alive() const noexcept {
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < num_shards; ++i) {
+        std::lock_guard lk(shards_[i].mu);
+        n += shards_[i].tasks.size();
+    }
+    return n;
+}
+
+std::uint64_t owned_tasks::spawned() const noexcept {
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < num_shards; ++i) {
+        std::lock_guard lk(shards_[i].mu);
+        n += shards_[i].spawned;
+    }
+    return n;
+}
+
+// --- inject_queue ----------------------------------------------------------------
+
+void inject_queue::grow() {
+    std::vector<task_header*> next(ring_.size() * 2);
+    for (std::size_t i = 0; i < count_; ++i)
+        next[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+    ring_.swap(next);
+    head_ = 0;
+}
+
+bool inject_queue::push(task_header* t) noexcept {
+    std::lock_guard lk(mu_);
+    if (closed_) return false;
+    if (count_ == ring_.size()) grow();
+    ring_[(head_ + count_) & (ring_.size() - 1)] = t;
+    ++count_;
+    len_.store(count_, std::memory_order_release);
+    return true;
+}
+
+void inject_queue::push_batch(task_header* const* ts, std::size_t n) noexcept {
+    {
+        std::lock_guard lk(mu_);
+        if (!closed_) {
+            while (ring_.size() - count_ < n)
+                grow();
+            for (std::size_t i = 0; i < n; ++i)
+                ring_[(head_ + count_ + i) & (ring_.size() - 1)] = ts[i];
+            count_ += n;
+            len_.store(count_, std::memory_order_release);
+            return;
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        task_ref_dec(ts[i]);
+}
+
+task_header* inject_queue::pop() noexcept {
+    if (empty()) return nullptr;
+    std::lock_guard lk(mu_);
+    if (count_ == 0) return nullptr;
+    task_header* t = ring_[head_];
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --count_;
+    len_.store(count_, std::memory_order_release);
+    return t;
+}
+
+std::size_t inject_queue::pop_n(task_header** out, std::size_t max) noexcept {
+    if (empty()) return 0;
+    std::lock_guard lk(mu_);
+    std::size_t n = count_ < max ? count_ : max;
+    for (std::size_t i = 0; i < n; ++i) {
+        out[i] = ring_[head_];
+        head_ = (head_ + 1) & (ring_.size() - 1);
+    }
+    count_ -= n;
+    len_.store(count_, std::memory_order_release);
+    return n;
+}
+
+void inject_queue::close() noexcept {
+    std::lock_guard lk(mu_);
+    closed_ = true;
+}
+
+bool inject_queue::is_closed() const noexcept {
+    std::lock_guard lk(mu_);
+    return closed_;
+}
+
+// --- parker ------------------------------------------------------------------------
+
+namespace {
+long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val,
+           const struct timespec* ts) noexcept {
+    return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op, val, ts, nullptr, 0);
+}
+} // namespace
+
+void parker::park(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+    std::uint32_t expected = notified;
+    // A pending unpark: consume it (acquire pairs with unpark's exchange).
+    if (state_.compare_exchange_strong(expected, empty, std::memory_order_acquire)) return;
+    expected = empty;
+    if (!state_.compare_exchange_strong(expected, parked, std::memory_order_relaxed)) {
+        state_.exchange(empty, std::memory_order_acquire); // it was NOTIFIED
+        return;
+    }
+    for (;;) {
+        if (deadline) {
+            auto now = std::chrono::steady_clock::now();
+            if (now >= *deadline) break;
+            auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - now).count();
+            struct timespec ts {
+                static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)
+            };
+            futex(&state_, FUTEX_WAIT_PRIVATE, parked, &ts);
+        } else {
+            futex(&state_, FUTEX_WAIT_PRIVATE, parked, nullptr);
+        }
+        expected = notified;
+        if (state_.compare_exchange_strong(expected, empty, std::memory_order_acquire)) return;
+        // spurious wake-up: sleep again
+    }
+    // Timed out: leave PARKED, unless an unpark raced in.
+    if (state_.exchange(empty, std::memory_order_acquire) == notified) return;
+}
+
+void parker::unpark() noexcept {
+    if (state_.exchange(notified, std::memory_order_release) == parked)
+        futex(&state_, FUTEX_WAKE_PRIVATE, 1, nullptr);
+}
+
+void set_thread_name(const std::string& name) noexcept {
+    std::string n = name.substr(0, 15);
+    pthread_setname_np(pthread_self(), n.c_str());
+}
+
+} // namespace weft::detail

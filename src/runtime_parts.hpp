@@ -1,0 +1,112 @@
+// Pieces both schedulers use: the owned-task registry, the inject queue,
+// the parker, and the shared runtime state.
+//
+// Owned-task registry: every live spawned task is in it until it completes,
+// so that shutdown can find and abort tasks that nothing will ever wake. It
+// is sharded (a mutex and a vector per shard; the task keeps its index in
+// the vector, removal swaps the last one in). Task ids are handed out to
+// threads in blocks of 1024 (see next_task_id), and the shard is chosen by
+// id / 1024, so a thread that spawns mostly touches one shard. Once closed,
+// the registry refuses new tasks: a task spawned during shutdown is
+// cancelled before it runs.
+//
+// Inject queue: the global FIFO for tasks scheduled from outside a worker
+// and for the overflow of a full local queue. A mutex around a ring buffer
+// that grows; `len_` lets idle workers see that it is empty without the
+// lock. Once closed, pushes are refused: the caller drops the entry.
+//
+// Parker: one per thread that can sleep (worker, block_on thread). States
+// EMPTY / PARKED / NOTIFIED in one word; unpark before park makes the next
+// park return at once (no lost wake-up). Sleeps on a futex.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "weft/detail/task_header.hpp"
+
+namespace weft::detail {
+
+class owned_tasks {
+public:
+    owned_tasks();
+
+    /// Adds `t`; false when the registry is closed.
+    bool bind(task_header* t) noexcept;
+    /// Removes `t`; false when it was not there.
+    bool remove(task_header* t) noexcept;
+    /// Refuses new tasks from now on.
+    void close() noexcept;
+    /// Any task still registered, with a reference taken for the caller.
+    task_header* any() noexcept;
+    /// Calls `f(t)` for each registered task under the shard's lock.
+    template <class F>
+    void for_each(F&& f) {
+        for (std::size_t i = 0; i < num_shards; ++i) {
+            std::lock_guard lk(shards_[i].mu);
+            for (task_header* t : shards_[i].tasks)
+                f(t);
+        }
+    }
+    std::uint64_t alive() const noexcept;
+    std::uint64_t spawned() const noexcept;
+
+private:
+    static constexpr std::size_t num_shards = 64;
+    struct alignas(64) shard {
+        std::mutex mu;
+        std::vector<task_header*> tasks;
+        bool closed = false;
+        std::uint64_t spawned = 0;
+    };
+    shard& shard_of(const task_header* t) noexcept {
+        return shards_[(t->id >> 10) & (num_shards - 1)];
+    }
+    std::unique_ptr<shard[]> shards_;
+};
+
+class inject_queue {
+public:
+    /// False when closed (the caller keeps the reference to drop).
+    bool push(task_header* t) noexcept;
+    /// Pushes `n` tasks; the ones refused (closed) are dropped here.
+    void push_batch(task_header* const* ts, std::size_t n) noexcept;
+    task_header* pop() noexcept;
+    /// Pops up to `max` tasks into `out`; returns how many.
+    std::size_t pop_n(task_header** out, std::size_t max) noexcept;
+    bool empty() const noexcept { return len_.load(std::memory_order_acquire) == 0; }
+    std::size_t len() const noexcept { return len_.load(std::memory_order_relaxed); }
+    void close() noexcept;
+    bool is_closed() const noexcept;
+
+private:
+    void grow();
+    mutable std::mutex mu_;
+    std::vector<task_header*> ring_ = std::vector<task_header*>(256);
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
+    bool closed_ = false;
+    std::atomic<std::size_t> len_{0};
+};
+
+class parker {
+public:
+    /// Sleeps until unpark() (or until `deadline`, if given).
+    void
+    park(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) noexcept;
+    void unpark() noexcept;
+
+private:
+    static constexpr std::uint32_t empty = 0, parked = 1, notified = 2;
+    std::atomic<std::uint32_t> state_{empty};
+};
+
+/// Sets a thread's name (Linux keeps 15 characters).
+void set_thread_name(const std::string& name) noexcept;
+
+} // namespace weft::detail

@@ -1,0 +1,281 @@
+// The task harness: polling, completion, cancellation, waking, join handles.
+//
+// Every function here works on the state word of task_state.hpp; the
+// comment at each step names the transition and who owns what afterwards.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "harness.hpp"
+#include "weft/join_handle.hpp"
+#include "weft/result.hpp"
+#include "weft/runtime_error.hpp"
+#include "weft/task_id.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+constinit thread_local thread_context tls_context{};
+
+task_state state_of(task_header* t) noexcept {
+    return task_state{t->state};
+}
+
+void dealloc(task_header* t) noexcept {
+    if (t->root) { // never polled and never cancelled (should not happen)
+        t->root.destroy();
+        t->root = nullptr;
+    }
+    t->vtable->dealloc(t);
+}
+
+void destroy_join_waker(task_header* t) noexcept {
+    if (task_header* w = t->join_waker_task) {
+        t->join_waker_task = nullptr;
+        task_ref_dec(w);
+    }
+}
+
+// The task has stopped running for good: its root frame is at final_suspend
+// (value or exception in the promise) or destroyed (cancelled). We hold
+// RUNNING and the reference of the queue entry we were polled from.
+void complete(task_header* t) noexcept {
+    t->vtable->drop_callable(t);
+    std::uint64_t snap = state_of(t).to_complete(); // RUNNING -> COMPLETE
+    if (!(snap & state_bits::join_interest)) {
+        // Nobody will read the output: drop it here.
+        if (t->root) {
+            thread_context& ctx = this_thread_context();
+            task_header* prev = ctx.current;
+            ctx.current = t;
+            t->root.destroy();
+            ctx.current = prev;
+            t->root = nullptr;
+        }
+    } else if (snap & state_bits::join_waker) {
+        // JOIN_WAKER set and COMPLETE: the waker field is ours until we unset it.
+        wake_task(t->join_waker_task, t->join_waker_token, false);
+        std::uint64_t after = state_of(t).unset_waker_after_complete();
+        if (!(after & state_bits::join_interest)) destroy_join_waker(t); // the handle left it to us
+    }
+    std::uint64_t refs = 1;                                  // the queue entry's
+    if (t->sched != nullptr && t->sched->release(t)) ++refs; // the registry's
+    task_ref_dec(t, refs);
+}
+
+// We hold RUNNING: destroy the frames at their suspension point.
+void cancel(task_header* t) noexcept {
+    thread_context& ctx = this_thread_context();
+    task_header* prev = ctx.current;
+    ctx.current = t;
+    if (t->root) {
+        t->root.destroy(); // destructors of everything the task owns run here
+        t->root = nullptr;
+    }
+    ctx.current = prev;
+    complete(t);
+}
+
+bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
+    return static_cast<std::int32_t>(woken - wanted) >= 0;
+}
+
+} // namespace
+
+thread_context& this_thread_context() noexcept {
+    return tls_context;
+}
+
+std::uint64_t& forced_yields_counter() noexcept {
+    static constinit thread_local std::uint64_t n = 0;
+    return n;
+}
+
+void task_ref_dec(task_header* t, std::uint64_t n) noexcept {
+    std::uint64_t prev = t->state.fetch_sub(n * state_bits::ref_one, std::memory_order_acq_rel);
+    if (ref_count(prev) == n) dealloc(t);
+}
+
+void wake_task(task_header* t, std::uint32_t token, bool by_val) noexcept {
+    // Raise wake_token to `token` (wrap-aware max), then notify. The release
+    // of the state CAS below publishes the token to the poller.
+    std::uint32_t cur = t->wake_token.load(std::memory_order_relaxed);
+    while (!token_reached(cur, token) &&
+           !t->wake_token.compare_exchange_weak(cur, token, std::memory_order_relaxed)) {
+    }
+    notify_result r = by_val ? state_of(t).notified_by_val() : state_of(t).notified_by_ref();
+    switch (r) {
+    case notify_result::do_nothing:
+        break;
+    case notify_result::submit:
+        t->sched->schedule(t, false);
+        break;
+    case notify_result::dealloc:
+        dealloc(t);
+        break;
+    }
+}
+
+void poll_task(task_header* t) noexcept {
+    switch (state_of(t).to_running()) { // NOTIFIED -> RUNNING
+    case to_running_result::failed:
+        return; // a stale queue entry; its reference is dropped
+    case to_running_result::dealloc:
+        dealloc(t);
+        return;
+    case to_running_result::cancelled:
+        cancel(t);
+        return;
+    case to_running_result::success:
+        break;
+    }
+    thread_context& ctx = tls_context;
+    ctx.yielded = false;
+    // A stale wake (see task_header.hpp) leaves the coroutine where it is.
+    if (token_reached(t->wake_token.load(std::memory_order_relaxed), t->suspend_token)) {
+        ctx.current = t;
+        ctx.budget = coop_budget;
+        t->resume_point.resume();
+        ctx.current = nullptr;
+        if (t->root.done()) {
+            if (t->sched != nullptr) {
+                if (std::exception_ptr e = t->vtable->panic(t))
+                    t->sched->on_task_panic(t, std::move(e));
+            }
+            complete(t);
+            return;
+        }
+    }
+    switch (state_of(t).to_idle(ctx.yielded)) { // RUNNING -> idle
+    case to_idle_result::ok:
+        return;
+    case to_idle_result::ok_notified:
+        if (ctx.yielded && ctx.budget == 0) ++forced_yields_counter();
+        t->sched->schedule(t, true);
+        return;
+    case to_idle_result::ok_dealloc:
+        dealloc(t);
+        return;
+    case to_idle_result::cancelled:
+        cancel(t);
+        return;
+    }
+}
+
+void shutdown_task(task_header* t) noexcept {
+    if (!state_of(t).to_shutdown()) return; // running (its poller cancels) or done
+    // We hold RUNNING now; cancel() completes and drops a reference as if we
+    // had popped the task, so take one for it.
+    task_ref_inc(t);
+    cancel(t);
+}
+
+void cancel_unpolled(task_header* t) noexcept {
+    // A fresh task holds NOTIFIED and the queue reference: poll it as
+    // cancelled.
+    (void)state_of(t).notified_and_cancel();
+    poll_task(t);
+}
+
+task_header* current_task_or_throw() {
+    task_header* t = tls_context.current;
+    if (WEFT_UNLIKELY(t == nullptr))
+        throw runtime_error("weft: a weft awaitable was awaited outside a weft task; run the "
+                            "coroutine with spawn or block_on");
+    return t;
+}
+
+// --- join handle and abort ---------------------------------------------------
+
+void abort_task(task_header* t) noexcept {
+    if (state_of(t).notified_and_cancel()) t->sched->schedule(t, false);
+}
+
+bool task_is_finished(const task_header* t) noexcept {
+    return (t->state.load(std::memory_order_acquire) & state_bits::complete) != 0;
+}
+
+void drop_join_handle(task_header* t) noexcept {
+    task_state::join_drop d = state_of(t).join_handle_dropped();
+    if (d.drop_output && t->root) {
+        t->root.destroy();
+        t->root = nullptr;
+    }
+    if (d.drop_waker) destroy_join_waker(t);
+    task_ref_dec(t);
+}
+
+bool register_join_waker(task_header* t, waker w) noexcept {
+    std::uint64_t s = t->state.load(std::memory_order_acquire);
+    if (s & state_bits::complete) return false;
+    if (s & state_bits::join_waker) {
+        // A waker from an earlier await is published; take the field back.
+        if (!state_of(t).unset_join_waker()) return false; // completed meanwhile
+    }
+    destroy_join_waker(t);
+    t->join_waker_token = w.token();
+    t->join_waker_task = w.release();
+    if (!state_of(t).set_join_waker()) {
+        destroy_join_waker(t); // completed: the field is still ours
+        return false;
+    }
+    return true;
+}
+
+void throw_join_twice() {
+    throw std::logic_error("join_handle awaited twice: the first co_await took the task's output");
+}
+
+void throw_join_empty() {
+    throw std::logic_error("co_await on an empty join_handle (default-constructed or moved from)");
+}
+
+void throw_expect(const std::string& msg, const join_error& e) {
+    try {
+        throw e;
+    } catch (...) {
+        std::throw_with_nested(std::runtime_error(msg + ": " + e.what()));
+    }
+}
+
+void throw_bad_result_access() {
+    throw std::logic_error("result::error() called on a result that holds a value");
+}
+
+} // namespace weft::detail
+
+namespace weft {
+
+namespace {
+std::string describe(task_id id, const std::exception_ptr& e) {
+    std::string s = "task " + std::to_string(id.value());
+    if (!e) return s + " was cancelled";
+    s += " panicked";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        s += ": ";
+        s += ex.what();
+    } catch (...) {
+        s += " (an exception not derived from std::exception)";
+    }
+    return s;
+}
+} // namespace
+
+join_error::join_error(task_id id, std::exception_ptr e)
+    : id_(id), panic_(std::move(e)), message_(describe(id_, panic_)) {}
+
+void resume_unwind(std::exception_ptr e) {
+    if (!e) throw std::invalid_argument("resume_unwind: null exception_ptr");
+    std::rethrow_exception(std::move(e));
+}
+
+task_id this_task::id() {
+    detail::task_header* t = detail::this_thread_context().current;
+    if (t == nullptr) throw runtime_error("this_task::id() called outside a weft task");
+    return task_id(t->id);
+}
+
+} // namespace weft
