@@ -103,7 +103,7 @@ void runtime_base::abort_all_registered() noexcept {
 void runtime_base::block_on(task_header* root) {
     parker local_parker;
     parker* p = block_on_parker();
-    root_driver drv(this, p ? *p : local_parker);
+    root_driver drv(p ? *p : local_parker);
     drv.root = root;
     root->sched = &drv;
     task_ref_dec(root); // the registry's reference: a root is not registered

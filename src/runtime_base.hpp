@@ -29,7 +29,7 @@ class runtime_base;
 /// The scheduler of a block_on root.
 class root_driver final : public scheduler {
 public:
-    root_driver(runtime_base* rt, parker& p) noexcept : rt_(rt), parker_(p) {}
+    explicit root_driver(parker& p) noexcept : parker_(p) {}
     void schedule(task_header*, bool) noexcept override {
         ready_.store(true, std::memory_order_release);
         parker_.unpark();
@@ -50,7 +50,6 @@ public:
     task_header* root = nullptr;
 
 private:
-    runtime_base* rt_;
     parker& parker_;
     std::atomic<bool> ready_{false};
 };

@@ -162,7 +162,7 @@ private:
 ///       co_return "hello, " + name;   // parameters are copied into the frame
 ///   }
 template <class T>
-class [[nodiscard]] WEFT_CORO_RETURN_TYPE task {
+class [[nodiscard]] task {
 public:
     using promise_type = detail::task_promise<T>;
     using value_type = T;
