@@ -92,7 +92,10 @@ protected:
                 if (task_is_finished(drv.root)) break;
             }
             bool ran = false;
-            for (std::uint32_t n = 0; n < cfg_.event_interval && !drv.ready(); ++n) {
+            // As in Tokio: between two polls of the root, up to event_interval tasks
+            // run, whether or not the root was woken meanwhile; otherwise a root
+            // that keeps itself ready would starve every task.
+            for (std::uint32_t n = 0; n < cfg_.event_interval; ++n) {
                 task_header* t = next_task(tick++);
                 if (t == nullptr) break;
                 poll_task(t);

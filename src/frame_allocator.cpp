@@ -42,7 +42,7 @@ depot& the_depot() {
     return *d;
 }
 
-std::size_t class_of(std::size_t n) noexcept {
+[[maybe_unused]] std::size_t class_of(std::size_t n) noexcept {
     return (n + granule - 1) / granule - 1;
 }
 

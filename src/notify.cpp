@@ -38,21 +38,18 @@ void notify::unlink(node* w) noexcept {
     else
         tail_ = w->prev;
     w->prev = w->next = nullptr;
-    if (head_ == nullptr) {
-        std::uint64_t s = state_.load(std::memory_order_relaxed);
-        state_.store(s & ~mode_mask, std::memory_order_release); // waiting -> empty
-    }
+    if (head_ == nullptr)
+        state_.fetch_and(~mode_mask, std::memory_order_acq_rel); // waiting -> empty
 }
 
 waker notify::notify_one_locked() noexcept {
-    std::uint64_t s = state_.load(std::memory_order_relaxed);
-    if ((s & mode_mask) == waiting && head_ != nullptr) {
+    if (head_ != nullptr) {
         node* w = head_;
         unlink(w);
         w->st = node::state::notified_one;
         return std::move(w->waker);
     }
-    state_.store((s & ~mode_mask) | permit, std::memory_order_release);
+    state_.fetch_or(permit, std::memory_order_acq_rel); // mode was empty or permit
     return {};
 }
 
@@ -77,11 +74,17 @@ void notify::notify_waiters() noexcept {
     std::vector<waker> wakers;
     {
         std::lock_guard lk(mu_);
+        // Count the call (objects made before it complete), keep a permit as
+        // is (CAS: a lock-free notify_one may store one meanwhile).
         std::uint64_t s = state_.load(std::memory_order_relaxed);
-        // Count the call (objects made before it complete), keep a permit as is.
-        std::uint64_t mode = s & mode_mask;
-        if (mode == waiting) mode = empty;
-        state_.store((((s >> calls_shift) + 1) << calls_shift) | mode, std::memory_order_release);
+        for (;;) {
+            std::uint64_t mode = s & mode_mask;
+            if (mode == waiting) mode = empty;
+            std::uint64_t next = (((s >> calls_shift) + 1) << calls_shift) | mode;
+            if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                             std::memory_order_relaxed))
+                break;
+        }
         for (node* w = head_; w != nullptr;) {
             node* next = w->next;
             w->prev = w->next = nullptr;
@@ -102,11 +105,16 @@ void notify::notify_waiters() noexcept {
 
 bool notified_awaiter::await_ready() noexcept {
     std::uint64_t s = n_->state_.load(std::memory_order_acquire);
-    if ((s >> notify::calls_shift) != calls_ || n_->try_take_permit()) {
+    if ((s >> notify::calls_shift) != calls_) {
         ready_ = true;
-        return weft::detail::coop_proceed();
+    } else if (n_->try_take_permit()) {
+        ready_ = took_permit_ = true;
+    } else {
+        return false;
     }
-    return false;
+    if (!weft::detail::coop_proceed()) return false; // await_suspend yields
+    done_ = true;                                    // await_resume follows at once
+    return true;
 }
 
 bool notified_awaiter::await_suspend(std::coroutine_handle<> h) {
@@ -115,11 +123,22 @@ bool notified_awaiter::await_suspend(std::coroutine_handle<> h) {
         return true;
     }
     std::lock_guard lk(n_->mu_);
+    // Under the lock the mode is `empty` or `permit` (or `waiting` with other
+    // waiters); a lock-free notify_one may still turn `empty` into `permit`,
+    // hence the CAS.
     std::uint64_t s = n_->state_.load(std::memory_order_acquire);
-    if ((s >> notify::calls_shift) != calls_) return false;
-    if ((s & notify::mode_mask) == notify::permit) {
-        n_->state_.store(s & ~notify::mode_mask, std::memory_order_release);
-        return false;
+    for (;;) {
+        if ((s >> notify::calls_shift) != calls_) return false;
+        if ((s & notify::mode_mask) == notify::permit) {
+            if (n_->state_.compare_exchange_weak(s, s & ~notify::mode_mask,
+                                                 std::memory_order_acq_rel,
+                                                 std::memory_order_acquire))
+                return false;
+            continue;
+        }
+        if (n_->state_.compare_exchange_weak(s, (s & ~notify::mode_mask) | notify::waiting,
+                                             std::memory_order_acq_rel, std::memory_order_acquire))
+            break;
     }
     node_.waker = weft::detail::suspend_waker(h);
     node_.st = node::state::waiting;
@@ -136,7 +155,14 @@ bool notified_awaiter::await_suspend(std::coroutine_handle<> h) {
 }
 
 notified_awaiter::~notified_awaiter() {
-    if (done_ || !registered_) return;
+    if (done_) return;
+    if (took_permit_) {
+        // Took the permit, then yielded for the cooperative budget and was
+        // destroyed before resuming: give the permit back.
+        n_->notify_one();
+        return;
+    }
+    if (!registered_) return;
     waker pass_on;
     {
         std::lock_guard lk(n_->mu_);

@@ -130,7 +130,7 @@ void runtime_base::block_on(task_header* root) {
             }
         }
     }
-    if (panicked_.load(std::memory_order_acquire) && !root->root) {
+    if (panicked_.load(std::memory_order_acquire) && root->output() == output_kind::cancelled) {
         std::exception_ptr e;
         {
             std::lock_guard lk(panic_mu_);

@@ -23,10 +23,8 @@ task_state state_of(task_header* t) noexcept {
 }
 
 void dealloc(task_header* t) noexcept {
-    if (t->root) { // never polled and never cancelled (should not happen)
-        t->root.destroy();
-        t->root = nullptr;
-    }
+    // Every path to COMPLETE destroyed the frame and the callable, and the
+    // output was dropped or taken (output_kind::taken).
     t->vtable->dealloc(t);
 }
 
@@ -37,22 +35,13 @@ void destroy_join_waker(task_header* t) noexcept {
     }
 }
 
-// The task has stopped running for good: its root frame is at final_suspend
-// (value or exception in the promise) or destroyed (cancelled). We hold
-// RUNNING and the reference of the queue entry we were polled from.
+// The task has stopped running for good: its output (value, exception, or
+// nothing when cancelled) is in the output slot and its frame is gone. We
+// hold RUNNING and the reference of the queue entry we were polled from.
 void complete(task_header* t) noexcept {
-    t->vtable->drop_callable(t);
     std::uint64_t snap = state_of(t).to_complete(); // RUNNING -> COMPLETE
     if (!(snap & state_bits::join_interest)) {
-        // Nobody will read the output: drop it here.
-        if (t->root) {
-            thread_context& ctx = this_thread_context();
-            task_header* prev = ctx.current;
-            ctx.current = t;
-            t->root.destroy();
-            ctx.current = prev;
-            t->root = nullptr;
-        }
+        t->vtable->drop_output(t); // nobody will read it
     } else if (snap & state_bits::join_waker) {
         // JOIN_WAKER set and COMPLETE: the waker field is ours until we unset it.
         wake_task(t->join_waker_task, t->join_waker_token, false);
@@ -73,7 +62,9 @@ void cancel(task_header* t) noexcept {
         t->root.destroy(); // destructors of everything the task owns run here
         t->root = nullptr;
     }
+    t->vtable->drop_callable(t);
     ctx.current = prev;
+    t->set_output(output_kind::cancelled);
     complete(t);
 }
 
@@ -139,10 +130,11 @@ void poll_task(task_header* t) noexcept {
         t->resume_point.resume();
         ctx.current = nullptr;
         if (t->root.done()) {
-            if (t->sched != nullptr) {
-                if (std::exception_ptr e = t->vtable->panic(t))
-                    t->sched->on_task_panic(t, std::move(e));
-            }
+            ctx.current = t; // the frame's destructors run as part of the task
+            t->vtable->finish(t);
+            ctx.current = nullptr;
+            if (t->output() == output_kind::panic && t->sched != nullptr)
+                t->sched->on_task_panic(t, t->panic);
             complete(t);
             return;
         }
@@ -198,10 +190,7 @@ bool task_is_finished(const task_header* t) noexcept {
 
 void drop_join_handle(task_header* t) noexcept {
     task_state::join_drop d = state_of(t).join_handle_dropped();
-    if (d.drop_output && t->root) {
-        t->root.destroy();
-        t->root = nullptr;
-    }
+    if (d.drop_output) t->vtable->drop_output(t);
     if (d.drop_waker) destroy_join_waker(t);
     task_ref_dec(t);
 }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <coroutine>
+#include <new>
 #include <stdexcept>
 #include <utility>
 
@@ -133,23 +134,14 @@ private:
     }
 
     result<T> take_output() {
-        // COMPLETE was observed with acquire ordering; the frame is ours now.
+        // COMPLETE was observed with acquire ordering: the output is ours.
         consumed_ = true;
-        detail::task_header* t = t_;
-        if (!t->root) return join_error::cancelled(task_id(t->id));
-        auto root = std::coroutine_handle<detail::task_promise<T>>::from_address(t->root.address());
-        t->root = nullptr;
-        struct destroy_frame {
-            std::coroutine_handle<detail::task_promise<T>> h;
-            ~destroy_frame() { h.destroy(); }
-        } guard{root};
-        detail::task_promise<T>& p = root.promise();
-        if (p.has_exception()) return join_error::panic(task_id(t->id), p.take_exception());
-        if constexpr (std::is_void_v<T>) {
-            return result<T>();
-        } else {
-            return result<T>(p.take());
-        }
+        alignas(result<T>) unsigned char buf[sizeof(result<T>)];
+        t_->vtable->read_output(t_, buf);
+        auto* r = std::launder(reinterpret_cast<result<T>*>(buf));
+        result<T> out(std::move(*r));
+        r->~result<T>();
+        return out;
     }
 
     void reset() noexcept {

@@ -30,6 +30,7 @@
 #include "weft/detail/frame_allocator.hpp"
 #include "weft/detail/task_header.hpp"
 #include "weft/join_handle.hpp"
+#include "weft/result.hpp"
 #include "weft/task.hpp"
 
 namespace weft {
@@ -65,17 +66,34 @@ struct adopt_task {
     task<R> operator()() { return std::move(t); }
 };
 
+/// How a task's output is kept between completion and the join: a value
+/// as itself, a reference as a pointer.
+template <class R>
+struct output_of {
+    using type = R;
+    static R&& get(type& v) noexcept { return std::move(v); }
+};
+template <class R>
+struct output_of<R&> {
+    using type = R*;
+    static R& get(type& v) noexcept { return *v; }
+};
+
 template <class C, class R>
 class spawned_task final : public task_header {
-    static constexpr bool inline_callable =
-        std::is_empty_v<C> && std::is_trivially_destructible_v<C>;
+    static constexpr bool has_value = !std::is_void_v<R>;
+    // An empty, trivially destructible callable (a lambda without captures)
+    // of a void task takes no space at all.
+    static constexpr bool empty_storage =
+        !has_value && std::is_empty_v<C> && std::is_trivially_destructible_v<C>;
+    using out_t = typename output_of<std::conditional_t<has_value, R, int>>::type;
 
 public:
     template <class CC>
     spawned_task(scheduler* s, std::uint64_t id, CC&& c)
         : task_header(&vtable, s, id, nullptr), storage_(std::forward<CC>(c)) {}
 
-    C& callable() noexcept { return storage_.get(); }
+    C& callable() noexcept { return storage_.fn(); }
 
     static void* operator new(std::size_t n) { return frame_allocate(n); }
     static void operator delete(void* p, std::size_t n) noexcept { frame_deallocate(p, n); }
@@ -83,42 +101,90 @@ public:
     static const task_vtable vtable;
 
 private:
-    // An empty, trivially destructible callable (a lambda without captures)
-    // takes no space; any other one is destroyed when the task finishes,
-    // not when the last handle goes away, so captures die with the task.
-    struct inline_storage {
-        [[no_unique_address]] C fn;
+    struct empty_t {
+        [[no_unique_address]] C f;
         template <class CC>
-        explicit inline_storage(CC&& c) : fn(std::forward<CC>(c)) {}
-        C& get() noexcept { return fn; }
-        void drop() noexcept {}
+        explicit empty_t(CC&& c) : f(std::forward<CC>(c)) {}
+        C& fn() noexcept { return f; }
+        void drop_fn() noexcept {}
     };
-    struct manual_storage {
+    // The callable until the task finishes, then the output: they are never
+    // alive together, so they share the bytes.
+    struct shared_t {
         union {
-            C fn;
+            C f;
+            out_t out;
         };
         template <class CC>
-        explicit manual_storage(CC&& c) : fn(std::forward<CC>(c)) {}
-        ~manual_storage() {}
-        C& get() noexcept { return fn; }
-        void drop() noexcept { fn.~C(); }
+        explicit shared_t(CC&& c) : f(std::forward<CC>(c)) {}
+        ~shared_t() {}
+        C& fn() noexcept { return f; }
+        void drop_fn() noexcept { f.~C(); }
     };
-    [[no_unique_address]] std::conditional_t<inline_callable, inline_storage, manual_storage>
-        storage_;
+    [[no_unique_address]] std::conditional_t<empty_storage, empty_t, shared_t> storage_;
 
-    static void drop_callable_fn(task_header* t) noexcept {
-        static_cast<spawned_task*>(t)->storage_.drop();
+    static spawned_task* self(task_header* t) noexcept { return static_cast<spawned_task*>(t); }
+
+    static void finish_fn(task_header* t) noexcept {
+        spawned_task* st = self(t);
+        auto h = std::coroutine_handle<task_promise<R>>::from_address(t->root.address());
+        task_promise<R>& p = h.promise();
+        st->storage_.drop_fn();
+        if (p.exception_) {
+            ::new (static_cast<void*>(std::addressof(t->panic)))
+                std::exception_ptr(std::move(p.exception_));
+            t->set_output(output_kind::panic);
+        } else {
+            if constexpr (has_value) {
+                if constexpr (std::is_reference_v<R>) {
+                    st->storage_.out = std::addressof(p.value());
+                } else {
+                    ::new (static_cast<void*>(std::addressof(st->storage_.out))) R(p.value());
+                }
+            }
+            t->set_output(output_kind::value);
+        }
+        h.destroy();
+        t->root = nullptr;
     }
-    static void dealloc_fn(task_header* t) noexcept { delete static_cast<spawned_task*>(t); }
-    static std::exception_ptr panic_fn(task_header* t) noexcept {
-        return std::coroutine_handle<task_promise<R>>::from_address(t->root.address())
-            .promise()
-            .exception_;
+    static void drop_callable_fn(task_header* t) noexcept { self(t)->storage_.drop_fn(); }
+    static void drop_output_fn(task_header* t) noexcept {
+        switch (t->output()) {
+        case output_kind::panic:
+            t->panic.~exception_ptr();
+            break;
+        case output_kind::value:
+            if constexpr (has_value) self(t)->storage_.out.~out_t();
+            break;
+        default:
+            break;
+        }
+        t->set_output(output_kind::taken);
     }
+    static void read_output_fn(task_header* t, void* dst) noexcept {
+        switch (t->output()) {
+        case output_kind::panic:
+            ::new (dst) result<R>(join_error::panic(task_id(t->id), std::move(t->panic)));
+            break;
+        case output_kind::value:
+            if constexpr (has_value) {
+                ::new (dst) result<R>(output_of<R>::get(self(t)->storage_.out));
+            } else {
+                ::new (dst) result<R>();
+            }
+            break;
+        default:
+            ::new (dst) result<R>(join_error::cancelled(task_id(t->id)));
+            break;
+        }
+        drop_output_fn(t);
+    }
+    static void dealloc_fn(task_header* t) noexcept { delete self(t); }
 };
 
 template <class C, class R>
-const task_vtable spawned_task<C, R>::vtable = {&drop_callable_fn, &dealloc_fn, &panic_fn};
+const task_vtable spawned_task<C, R>::vtable = {&finish_fn, &drop_callable_fn, &drop_output_fn,
+                                                &read_output_fn, &dealloc_fn};
 
 template <class C>
 using callable_result_t = std::invoke_result_t<C&&>;

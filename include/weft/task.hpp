@@ -122,6 +122,8 @@ public:
         if (exception_) std::rethrow_exception(std::move(exception_));
         return std::move(value_);
     }
+    /// The value, when there is no exception.
+    T&& value() noexcept { return std::move(value_); }
 
 private:
     union {
@@ -149,6 +151,7 @@ public:
         if (exception_) std::rethrow_exception(std::move(exception_));
         return *value_;
     }
+    T& value() noexcept { return *value_; }
 
 private:
     T* value_ = nullptr;

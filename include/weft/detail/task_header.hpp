@@ -57,14 +57,23 @@ class scheduler;
 
 /// Functions that depend on the callable's and the output's types.
 struct task_vtable {
-    /// Destroys the callable (the user's captures). Called once, when the
-    /// task completes or is cancelled.
+    /// The root coroutine finished (it is at final_suspend): moves its value
+    /// or exception into the task's output slot, destroys the callable and
+    /// the frame (so captures and parameters die with the task, as in Tokio)
+    /// and sets output_kind.
+    void (*finish)(task_header*) noexcept;
+    /// Destroys the callable after the frame was destroyed by a cancel.
     void (*drop_callable)(task_header*) noexcept;
-    /// Frees the header block. The root frame is already gone.
+    /// Destroys the output (nobody will read it).
+    void (*drop_output)(task_header*) noexcept;
+    /// Moves the output into a new result<R> constructed at `dst`.
+    void (*read_output)(task_header*, void* dst) noexcept;
+    /// Frees the task block.
     void (*dealloc)(task_header*) noexcept;
-    /// The exception the finished root coroutine ended with, or null.
-    std::exception_ptr (*panic)(task_header*) noexcept;
 };
+
+/// What the output slot of a COMPLETE task holds.
+enum class output_kind : std::uint32_t { cancelled = 0, value = 1, panic = 2, taken = 3 };
 
 struct task_header {
     std::atomic<std::uint64_t> state;
@@ -72,10 +81,16 @@ struct task_header {
     scheduler* sched;
     std::uint64_t id;
     std::coroutine_handle<> root;
-    std::coroutine_handle<> resume_point;
+    // Until COMPLETE, the coroutine to resume; afterwards, if the task ended
+    // with an exception (output_kind::panic), the exception.
+    union {
+        std::coroutine_handle<> resume_point;
+        std::exception_ptr panic;
+    };
     task_header* join_waker_task;
     std::uint32_t join_waker_token;
     std::uint32_t owned_index;
+    // Until COMPLETE, the suspension token; afterwards, the output_kind.
     std::uint32_t suspend_token;
     std::atomic<std::uint32_t> wake_token;
 
@@ -84,9 +99,13 @@ struct task_header {
         : state(state_bits::initial), vtable(vt), sched(s), id(task_id), root(r), resume_point(r),
           join_waker_task(nullptr), join_waker_token(0), owned_index(0), suspend_token(0),
           wake_token(0) {}
+    ~task_header() {}
 
     task_header(const task_header&) = delete;
     task_header& operator=(const task_header&) = delete;
+
+    output_kind output() const noexcept { return static_cast<output_kind>(suspend_token); }
+    void set_output(output_kind k) noexcept { suspend_token = static_cast<std::uint32_t>(k); }
 };
 
 static_assert(sizeof(void*) != 8 || sizeof(task_header) == 72,

@@ -64,6 +64,7 @@ private:
     std::uint64_t calls_; // notify_waiters calls when this object was made
     detail::notify_waiter node_;
     bool ready_ = false;
+    bool took_permit_ = false;
     bool registered_ = false;
     bool done_ = false;
 };

@@ -1,0 +1,468 @@
+// weft-bench: the weft driver for the workloads specified in
+// shared/baselines/WORKLOADS.md, side by side with tokio-bench (Tokio 1.24)
+// and asio-bench (Boost.Asio 1.81). Every workload here must do exactly the
+// work the spec describes, no more and no less, so that each figure means the
+// same thing in every column of benches/run.sh's table.
+//
+// Usage (identical to tokio-bench and asio-bench):
+//   weft-bench <workload>... [--repeat N] [--iters K]
+//   weft-bench all [--repeat N]        every implemented workload except tcp_echo
+//   weft-bench list                    the implemented workload names
+//   weft-bench echo-server <port> [--current-thread]   (once weft::net exists)
+//   weft-bench --child <name>          one sample of a fresh-process workload
+//
+// Output: one line per figure, `<label> median=<v> min=<v> max=<v> unit=<u>`.
+//
+// Mapping (WORKLOADS.md, "Mapping for weft"):
+//   multi-thread flavour     runtime::multi_thread().worker_threads(2).build()
+//   current-thread flavour   runtime::current_thread().build()
+//   block_on(f)              runtime::block_on(task)
+//   spawn from the measuring thread   runtime_handle::spawn
+//   spawn from a task        weft::spawn (join handle dropped = detached)
+//   countdown event          sync::notify::notify_one (stores a permit)
+//   yield                    weft::yield_now()
+// Tasks count down as the last action of their body, as in Tokio.
+//
+// Shared state (countdown) is allocated once per sample, outside the timed
+// region, and handed to tasks as a plain pointer (no per-task refcounting).
+// Task bodies are free functions taking that pointer as an argument: nothing
+// is captured by reference, and no lambda with captures sits inside a
+// co_await expression (GCC 12 miscompiles that; see DESIGN.md).
+//
+// Adding a workload: write `std::vector<double> name(weft::runtime&, std::size_t iters)`
+// (one value per figure, for one sample of `iters` back-to-back iterations),
+// or `std::vector<double> name(flavor)` for a fresh-process workload, and add
+// a row to workloads(). `list` and `all` only show rows that exist, so a
+// workload whose weft feature is missing is simply not in the table.
+
+#include <weft/detail/frame_allocator.hpp> // thread_allocated_bytes(), for task_bytes
+#include <weft/sync/notify.hpp>
+#include <weft/weft.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr std::size_t k_workers = 2; // multi-thread flavour (WORKLOADS.md, "Runtimes")
+
+enum class flavor { multi_thread, current_thread };
+
+weft::runtime make_runtime(flavor fl) {
+    if (fl == flavor::multi_thread)
+        return weft::runtime::multi_thread().worker_threads(k_workers).build();
+    return weft::runtime::current_thread().build();
+}
+
+double per_op_ns(clock_type::duration d, std::size_t ops) {
+    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()) /
+           static_cast<double>(ops);
+}
+
+[[maybe_unused]] std::uint64_t rss_bytes() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    }
+    throw std::runtime_error("VmRSS not found in /proc/self/status");
+}
+
+// Awaits a join handle and fails loudly if the task did not complete
+// normally (Tokio's `.unwrap()`).
+template <class T>
+void check(weft::result<T> const& r, char const* what) {
+    if (!r.has_value())
+        throw std::runtime_error(std::string(what) +
+                                 ": a task did not complete: " + r.error().what());
+}
+
+// ---------------------------------------------------------------------------
+// Countdown: an atomic counter set to the number of tasks of the iteration
+// plus an event. Every task decrements it as its very last action; the
+// decrement that reaches zero fires the event (notify_one stores a permit if
+// nobody waits yet, so it cannot be lost); the root awaits the event.
+// ---------------------------------------------------------------------------
+struct countdown {
+    std::atomic<std::size_t> remaining{0};
+    weft::sync::notify done;
+
+    // acq_rel, not Tokio's Relaxed: the measuring thread frees the countdown
+    // after the event, so every earlier decrement must happen-before the
+    // last one (TSan flags the free otherwise). On x86 both are one
+    // `lock xadd`, so the cost is the same as Tokio's.
+    void count_down() {
+        if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) done.notify_one();
+    }
+};
+
+// ---------------------------------------------------------------------------
+// Workloads. Each runs `iters` back-to-back iterations (one sample) on `rt`
+// and returns one value per figure.
+// ---------------------------------------------------------------------------
+
+// spawn_many_local ------------------------------------------------------------
+constexpr std::size_t k_num_spawn = 10'000;
+
+weft::task<> count_down_task(countdown* cd) {
+    cd->count_down();
+    co_return;
+}
+
+weft::task<> spawn_many_spawner(countdown* cd) {
+    for (std::size_t i = 0; i < k_num_spawn; ++i)
+        (void)weft::spawn(count_down_task, cd); // detached
+    cd->count_down();
+    co_return;
+}
+
+weft::task<> spawn_many_local_root(countdown* cd) {
+    (void)weft::spawn(spawn_many_spawner, cd);
+    co_await cd->done.notified();
+}
+
+std::vector<double> spawn_many_local(weft::runtime& rt, std::size_t iters) {
+    auto cd = std::make_unique<countdown>();
+    auto start = clock_type::now();
+    for (std::size_t it = 0; it < iters; ++it) {
+        cd->remaining.store(k_num_spawn + 1, std::memory_order_relaxed); // + the spawner
+        rt.block_on(spawn_many_local_root(cd.get()));
+    }
+    return {per_op_ns(clock_type::now() - start, iters * k_num_spawn)};
+}
+
+// spawn_many_remote_idle ---------------------------------------------------------
+weft::task<> empty_task() {
+    co_return;
+}
+
+weft::task<> join_all(std::vector<weft::join_handle<void>>* handles) {
+    for (auto& h : *handles)
+        check(co_await h, "join_all");
+}
+
+std::vector<double> spawn_many_remote_idle(weft::runtime& rt, std::size_t iters) {
+    std::vector<weft::join_handle<void>> handles;
+    handles.reserve(k_num_spawn);
+    auto handle = rt.handle();
+    auto start = clock_type::now();
+    for (std::size_t it = 0; it < iters; ++it) {
+        for (std::size_t i = 0; i < k_num_spawn; ++i)
+            handles.push_back(handle.spawn(empty_task));
+        rt.block_on(join_all(&handles));
+        handles.clear();
+    }
+    return {per_op_ns(clock_type::now() - start, iters * k_num_spawn)};
+}
+
+// yield_many ---------------------------------------------------------------------
+constexpr std::size_t k_num_yield = 1'000;
+constexpr std::size_t k_yield_tasks = 200;
+
+weft::task<> yielder() {
+    for (std::size_t i = 0; i < k_num_yield; ++i)
+        co_await weft::yield_now();
+}
+
+std::vector<double> yield_many(weft::runtime& rt, std::size_t iters) {
+    std::vector<weft::join_handle<void>> handles;
+    handles.reserve(k_yield_tasks);
+    auto handle = rt.handle();
+    auto start = clock_type::now();
+    for (std::size_t it = 0; it < iters; ++it) {
+        for (std::size_t i = 0; i < k_yield_tasks; ++i)
+            handles.push_back(handle.spawn(yielder));
+        rt.block_on(join_all(&handles));
+        handles.clear();
+    }
+    return {per_op_ns(clock_type::now() - start, iters * k_yield_tasks * k_num_yield)};
+}
+
+// chained_spawn ------------------------------------------------------------------
+constexpr std::size_t k_chain = 1'000;
+
+weft::task<> chain_link(countdown* cd, std::size_t n) {
+    if (n > 0) (void)weft::spawn(chain_link, cd, n - 1);
+    cd->count_down();
+    co_return;
+}
+
+weft::task<> chained_spawn_root(countdown* cd) {
+    (void)weft::spawn(chain_link, cd, k_chain);
+    co_await cd->done.notified();
+}
+
+std::vector<double> chained_spawn(weft::runtime& rt, std::size_t iters) {
+    auto cd = std::make_unique<countdown>();
+    auto start = clock_type::now();
+    for (std::size_t it = 0; it < iters; ++it) {
+        cd->remaining.store(k_chain + 1, std::memory_order_relaxed); // tasks 1000..0
+        rt.block_on(chained_spawn_root(cd.get()));
+    }
+    return {per_op_ns(clock_type::now() - start, iters * k_chain)};
+}
+
+// task_bytes (weft only, not in WORKLOADS.md) -------------------------------------
+// Bytes that spawning one task allocates: a spawner task spawns 10,000 tasks
+// exactly like spawn_many_local's (a coroutine taking one pointer, counting
+// down) and reads weft's per-thread counter of bytes requested from the frame
+// pools (task header + callable + root frame) around its spawn loop. The loop
+// never suspends, so nothing else runs on that thread meanwhile. Requested
+// bytes, before rounding to the pool's 16-byte size classes.
+weft::task<> task_bytes_spawner(countdown* cd, std::uint64_t* bytes) {
+    std::uint64_t before = weft::detail::thread_allocated_bytes();
+    for (std::size_t i = 0; i < k_num_spawn; ++i)
+        (void)weft::spawn(count_down_task, cd);
+    *bytes += weft::detail::thread_allocated_bytes() - before;
+    cd->count_down();
+    co_return;
+}
+
+weft::task<> task_bytes_root(countdown* cd, std::uint64_t* bytes) {
+    (void)weft::spawn(task_bytes_spawner, cd, bytes);
+    co_await cd->done.notified();
+}
+
+std::vector<double> task_bytes(weft::runtime& rt, std::size_t iters) {
+    auto cd = std::make_unique<countdown>();
+    std::uint64_t bytes = 0;
+    for (std::size_t it = 0; it < iters; ++it) {
+        cd->remaining.store(k_num_spawn + 1, std::memory_order_relaxed);
+        rt.block_on(task_bytes_root(cd.get(), &bytes));
+    }
+    return {static_cast<double>(bytes) / static_cast<double>(iters * k_num_spawn)};
+}
+
+// ---------------------------------------------------------------------------
+// Registry and driver.
+// ---------------------------------------------------------------------------
+struct figure {
+    char const* suffix;
+    char const* unit;
+};
+
+struct workload {
+    char const* name;
+    std::size_t iters; // back-to-back iterations per sample (WORKLOADS.md, column K)
+    std::vector<figure> figures;
+    std::vector<double> (*in_runtime)(weft::runtime&, std::size_t); // warm-up sample first
+    std::vector<double> (*fresh_process)(flavor);                   // one child process per sample
+};
+
+// Only the workloads implemented so far. Still to come, in WORKLOADS.md order:
+// ping_pong (K 100, ns/ping; needs sync::oneshot), idle_tasks_memory (fresh
+// process; bytes/task, :spawn, :wake; needs oneshot), mpsc_throughput (K 1,
+// ns/msg; needs sync::mpsc), timers (K 1, ms and :lateness us; needs
+// time::sleep_until), spawn_blocking (K 1, ns/call), and tcp_echo through
+// `echo-server` (needs net::tcp_listener).
+std::vector<workload> const& workloads() {
+    static std::vector<workload> const w = {
+        {"spawn_many_local", 20, {{"", "ns/task"}}, spawn_many_local, nullptr},
+        {"spawn_many_remote_idle", 20, {{"", "ns/task"}}, spawn_many_remote_idle, nullptr},
+        {"yield_many", 5, {{"", "ns/yield"}}, yield_many, nullptr},
+        {"chained_spawn", 200, {{"", "ns/spawn"}}, chained_spawn, nullptr},
+        // weft's own figure (no Tokio/Asio counterpart): see task_bytes above.
+        {"task_bytes", 1, {{"", "bytes/task"}}, task_bytes, nullptr},
+    };
+    return w;
+}
+
+constexpr std::string_view k_ct_suffix = "/current_thread";
+
+std::vector<std::string> all_names() {
+    std::vector<std::string> names;
+    for (auto const& w : workloads()) {
+        names.emplace_back(w.name);
+        names.push_back(std::string(w.name) + std::string(k_ct_suffix));
+    }
+    return names;
+}
+
+std::optional<std::pair<workload const*, flavor>> lookup(std::string_view name) {
+    flavor fl = flavor::multi_thread;
+    if (name.size() > k_ct_suffix.size() &&
+        name.substr(name.size() - k_ct_suffix.size()) == k_ct_suffix) {
+        name.remove_suffix(k_ct_suffix.size());
+        fl = flavor::current_thread;
+    }
+    for (auto const& w : workloads())
+        if (name == w.name) return std::make_pair(&w, fl);
+    return std::nullopt;
+}
+
+struct stats {
+    double median, min, max;
+};
+
+stats compute_stats(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    auto n = v.size();
+    double median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+    return {median, v.front(), v.back()};
+}
+
+// Runs `weft-bench --child <name>` and parses its "sample v1 v2 ..." line.
+[[maybe_unused]] std::vector<double> run_child(std::string const& name) {
+    char exe[4096];
+    ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) throw std::runtime_error("readlink /proc/self/exe failed");
+    exe[len] = '\0';
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        ::dup2(fds[1], STDOUT_FILENO);
+        ::close(fds[0]);
+        ::close(fds[1]);
+        ::execl(exe, exe, "--child", name.c_str(), static_cast<char*>(nullptr));
+        std::perror("execl");
+        std::_Exit(127);
+    }
+    ::close(fds[1]);
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0)
+        out.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw std::runtime_error("child process for " + name + " failed");
+    auto pos = out.find("sample ");
+    if (pos == std::string::npos)
+        throw std::runtime_error("child for " + name + " printed no sample: " + out);
+    std::vector<double> values;
+    char const* p = out.c_str() + pos + 7;
+    char* end = nullptr;
+    for (double v = std::strtod(p, &end); end != p; v = std::strtod(p, &end)) {
+        values.push_back(v);
+        p = end;
+    }
+    return values;
+}
+
+void run_workload(std::string const& name, std::size_t repeat,
+                  std::optional<std::size_t> iters_override) {
+    auto [w, fl] = *lookup(name);
+    std::size_t iters = iters_override.value_or(w->iters);
+    std::vector<std::vector<double>> samples;
+    if (w->in_runtime) {
+        // The runtime is built once, outside any timing, and reused.
+        weft::runtime rt = make_runtime(fl);
+        (void)w->in_runtime(rt, iters); // warm-up, not reported
+        for (std::size_t r = 0; r < repeat; ++r)
+            samples.push_back(w->in_runtime(rt, iters));
+    } else {
+        for (std::size_t r = 0; r < repeat; ++r)
+            samples.push_back(run_child(name));
+    }
+    for (std::size_t i = 0; i < w->figures.size(); ++i) {
+        std::vector<double> col;
+        for (auto const& s : samples)
+            col.push_back(s.at(i));
+        auto st = compute_stats(std::move(col));
+        std::printf("%s%s median=%.1f min=%.1f max=%.1f unit=%s\n", name.c_str(),
+                    w->figures[i].suffix, st.median, st.min, st.max, w->figures[i].unit);
+        std::fflush(stdout);
+    }
+}
+
+[[noreturn]] void usage() {
+    std::fprintf(stderr, "usage: weft-bench <workload>... [--repeat N] [--iters K]\n"
+                         "       weft-bench all [--repeat N]\n"
+                         "       weft-bench list\n"
+                         "       weft-bench echo-server <port> [--current-thread]\n");
+    std::exit(2);
+}
+
+std::size_t parse_positive(char const* s) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(s, &end, 10);
+    if (end == s || *end != '\0' || v == 0) usage();
+    return static_cast<std::size_t>(v);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) usage();
+    try {
+        if (args[0] == "--child") {
+            if (args.size() < 2) usage();
+            auto found = lookup(args[1]);
+            if (!found || !found->first->fresh_process) usage();
+            auto values = found->first->fresh_process(found->second);
+            std::printf("sample");
+            for (double v : values)
+                std::printf(" %.6f", v);
+            std::printf("\n");
+            return 0;
+        }
+        if (args[0] == "echo-server") {
+            std::fprintf(stderr,
+                         "weft-bench: echo-server is not implemented yet (needs weft::net)\n");
+            return 2;
+        }
+        if (args[0] == "list") {
+            for (auto const& n : all_names())
+                std::printf("%s\n", n.c_str());
+            return 0;
+        }
+        std::size_t repeat = 5;
+        std::optional<std::size_t> iters;
+        std::vector<std::string> names;
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            if (args[i] == "--repeat") {
+                if (++i >= args.size()) usage();
+                repeat = parse_positive(args[i].c_str());
+            } else if (args[i] == "--iters") {
+                if (++i >= args.size()) usage();
+                iters = parse_positive(args[i].c_str());
+            } else if (args[i] == "all") {
+                auto all = all_names();
+                names.insert(names.end(), all.begin(), all.end());
+            } else if (args[i].rfind("--", 0) == 0) {
+                usage();
+            } else {
+                names.push_back(args[i]);
+            }
+        }
+        if (names.empty()) usage();
+        for (auto const& n : names) {
+            if (!lookup(n)) {
+                std::fprintf(stderr, "unknown workload '%s'; `weft-bench list` shows the names\n",
+                             n.c_str());
+                return 2;
+            }
+        }
+        for (auto const& n : names)
+            run_workload(n, repeat, iters);
+    } catch (std::exception const& e) {
+        std::fprintf(stderr, "weft-bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
