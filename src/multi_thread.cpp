@@ -182,6 +182,7 @@ public:
         m.num_alive_tasks = owned_.alive();
         m.spawned_tasks_count = owned_.spawned();
         m.global_queue_depth = inject_.len();
+        m.budget_forced_yield_count = root_forced_yields_.load(std::memory_order_relaxed);
         for (auto& w : workers_) {
             runtime_metrics::worker x;
             x.poll_count = w->polls.load(std::memory_order_relaxed);
@@ -199,13 +200,16 @@ public:
 
 protected:
     void run_block_on(root_driver& drv) override {
+        std::uint64_t& forced = forced_yields_counter();
+        std::uint64_t forced_before = forced;
         for (;;) {
             if (drv.take_ready()) {
                 poll_task(drv.root);
-                if (task_is_finished(drv.root)) return;
+                if (task_is_finished(drv.root)) break;
             }
             if (!drv.ready()) drv.park();
         }
+        root_forced_yields_.fetch_add(forced - forced_before, std::memory_order_relaxed);
     }
 
 private:
@@ -444,6 +448,7 @@ private:
 
     std::vector<std::unique_ptr<worker>> workers_;
     inject_queue inject_;
+    std::atomic<std::uint64_t> root_forced_yields_{0}; // of block_on roots
 
     std::atomic<std::uint64_t> idle_state_{0};
     std::mutex idle_mu_;

@@ -81,9 +81,9 @@ void runtime_base::on_task_panic(task_header*, std::exception_ptr e) noexcept {
         panic_ = std::move(e);
         panicked_.store(true, std::memory_order_release);
     }
+    abort_roots(); // first: a root woken by a cancelled child must not finish normally
     owned_.close();
     owned_.for_each([](task_header* t) { abort_task(t); });
-    abort_roots();
 }
 
 void runtime_base::abort_roots() noexcept {
@@ -130,7 +130,7 @@ void runtime_base::block_on(task_header* root) {
             }
         }
     }
-    if (panicked_.load(std::memory_order_acquire) && root->output() == output_kind::cancelled) {
+    if (panicked_.load(std::memory_order_acquire)) {
         std::exception_ptr e;
         {
             std::lock_guard lk(panic_mu_);

@@ -134,6 +134,9 @@ auto make_root(C&& c) {
     using T = callable_result_t<Cd>;
     static_assert(is_task<T>::value, "weft::block_on: the callable must return weft::task<R>");
     using R = typename T::value_type;
+    static_assert(!std::is_reference_v<R>,
+                  "weft::block_on: the task's output must be a value; return a pointer or "
+                  "std::reference_wrapper instead of a reference");
     auto* t = new spawned_task<Cd, R>(nullptr, next_task_id(), std::forward<C>(c));
     try {
         task<R> root = std::invoke(std::move(t->callable()));

@@ -195,6 +195,10 @@ auto spawn_callable(runtime_core* rt, C&& c) {
     using T = callable_result_t<Cd>;
     static_assert(is_task<T>::value, "weft::spawn: the callable must return weft::task<R>");
     using R = typename T::value_type;
+    static_assert(
+        !std::is_reference_v<R>,
+        "weft::spawn: a spawned task's output outlives the code that spawned it, so it "
+        "must be a value; return a pointer or std::reference_wrapper instead of a reference");
     auto* t = new spawned_task<Cd, R>(runtime_scheduler(rt), next_task_id(), std::forward<C>(c));
     try {
         task<R> root = std::invoke(std::move(t->callable()));

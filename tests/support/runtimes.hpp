@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -160,6 +161,29 @@ private:
     std::atomic<bool> fired_{false};
     std::thread thread_;
 };
+
+// --- per-test hang guard -------------------------------------------------------------
+
+/// Every test of a binary that includes this header runs under a watchdog:
+/// a test that hangs (a lost wake-up in the library, say) aborts the process
+/// with its name after 100 s instead of hanging the suite silently.
+class hang_guard_listener : public ::testing::EmptyTestEventListener {
+public:
+    void OnTestStart(const ::testing::TestInfo& info) override {
+        std::string name = std::string(info.test_suite_name()) + "." + info.name();
+        dog_ = std::make_unique<watchdog>("test " + name + " hung for 100 s",
+                                          std::chrono::seconds(100));
+    }
+    void OnTestEnd(const ::testing::TestInfo&) override { dog_.reset(); }
+
+private:
+    std::unique_ptr<watchdog> dog_;
+};
+
+inline const bool hang_guard_installed = [] {
+    ::testing::UnitTest::GetInstance()->listeners().Append(new hang_guard_listener);
+    return true;
+}();
 
 // --- coroutine helpers ------------------------------------------------------------
 

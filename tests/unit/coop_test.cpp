@@ -50,12 +50,21 @@ TEST(Coop, LoopOnAReadyNotifyCannotStarveAnotherTask) {
         SCOPED_TRACE(label(which));
         weft::runtime rt = make_single_threaded(which);
         std::atomic<bool> flag{false};
+        weft::sync::notify go;
         int first_seen = rt.block_on([&]() -> weft::task<int> {
-            auto looper = weft::spawn(ready_notify_loop, std::cref(flag));
+            // The loop starts only once `other` has been spawned (on the
+            // multi-thread runtime the worker could otherwise run the whole
+            // loop before block_on's thread gets to spawn `other`).
+            auto looper = weft::spawn([&]() -> weft::task<int> {
+                co_await go.notified();
+                int seen = co_await ready_notify_loop(flag);
+                co_return seen;
+            });
             auto other = weft::spawn([&]() -> weft::task<> {
                 flag.store(true);
                 co_return;
             });
+            go.notify_one();
             weft::result<int> r = co_await looper;
             weft::result<void> o = co_await other;
             EXPECT_TRUE(o.has_value());
@@ -76,6 +85,7 @@ TEST(Coop, LoopOnFinishedJoinHandlesCannotStarveAnotherTask) {
             int first_seen;
             long long sum;
         };
+        weft::sync::notify go;
         outcome o = rt.block_on([&]() -> weft::task<outcome> {
             std::vector<weft::join_handle<int>> hs;
             hs.reserve(loop_iterations);
@@ -84,7 +94,8 @@ TEST(Coop, LoopOnFinishedJoinHandlesCannotStarveAnotherTask) {
             // Queued behind the short tasks: by the time it runs they are finished,
             // so every co_await below is ready.
             auto looper = weft::spawn(
-                [&flag](std::vector<weft::join_handle<int>> v) -> weft::task<outcome> {
+                [&flag, &go](std::vector<weft::join_handle<int>> v) -> weft::task<outcome> {
+                    co_await go.notified(); // `other` exists (see above)
                     outcome out{loop_iterations, 0};
                     for (int i = 0; i < loop_iterations; ++i) {
                         if (out.first_seen == loop_iterations && flag.load()) out.first_seen = i;
@@ -98,6 +109,7 @@ TEST(Coop, LoopOnFinishedJoinHandlesCannotStarveAnotherTask) {
                 flag.store(true);
                 co_return;
             });
+            go.notify_one();
             weft::result<outcome> r = co_await looper;
             weft::result<void> ro = co_await other;
             EXPECT_TRUE(ro.has_value());

@@ -436,7 +436,7 @@ TEST_P(NotifyFlavors, PingPongWithAnExternalThreadNeverLosesAWakeup) {
     std::atomic<bool> stop{false};
     std::atomic<long> last_round{0};
     {
-        weft_test::watchdog wd("ping-pong", std::chrono::seconds(30), [&] {
+        weft_test::watchdog wd("ping-pong", std::chrono::seconds(10), [&] {
             stop.store(true);
             for (int i = 0; i < 100; ++i)
                 ping.notify_waiters();

@@ -693,7 +693,7 @@ TEST_P(RuntimeFlavors, SequentialSpawnAndAwaitFromTheRootNeverLosesAWakeup) {
     std::atomic<bool> kick{false};
     long done = 0;
     {
-        weft_test::watchdog wd("spawn/await ping-pong", std::chrono::seconds(30), [&] {
+        weft_test::watchdog wd("spawn/await ping-pong", std::chrono::seconds(10), [&] {
             kick.store(true);
         });
         std::thread kicker;

@@ -108,25 +108,41 @@ TEST_P(SpawnFlavors, TaskRunsWithoutBeingAwaited) {
 }
 
 TEST_P(SpawnFlavors, SpawnedTaskRunsConcurrentlyWithItsSpawner) {
-    // The spawner waits for something only the spawned task does.
+    // The spawner waits for something only the spawned task does. (Guarded
+    // by a watchdog: a lost notify_one would otherwise hang the suite.)
     weft::runtime rt = make_runtime();
     weft::sync::notify ping, pong;
+    std::atomic<bool> stop{false};
+    weft_test::watchdog wd("ping-pong between a task and its spawner", std::chrono::seconds(10),
+                           [&] {
+                               stop.store(true);
+                               for (int i = 0; i < 100; ++i) {
+                                   ping.notify_waiters();
+                                   pong.notify_waiters();
+                               }
+                           });
     int rounds = rt.block_on([&]() -> weft::task<int> {
         auto h = weft::spawn([&]() -> weft::task<int> {
-            for (int i = 0; i < 100; ++i) {
-                co_await ping.notified();
+            int i = 0;
+            for (; i < 1000; ++i) {
+                auto f = ping.notified();
+                if (stop.load()) break;
+                co_await std::move(f);
                 pong.notify_one();
             }
-            co_return 100;
+            co_return i;
         });
-        for (int i = 0; i < 100; ++i) {
+        for (int i = 0; i < 1000; ++i) {
             ping.notify_one();
-            co_await pong.notified();
+            auto f = pong.notified();
+            if (stop.load()) break;
+            co_await std::move(f);
         }
         weft::result<int> r = co_await h;
         co_return r.value();
     });
-    EXPECT_EQ(rounds, 100);
+    EXPECT_FALSE(wd.fired()) << "a notify_one was lost (see NotifyFlavors.PingPong...)";
+    EXPECT_EQ(rounds, 1000);
 }
 
 // --- decay-copy and lifetimes ---------------------------------------------------------

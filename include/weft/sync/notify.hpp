@@ -46,10 +46,11 @@ class notify;
 /// The awaitable returned by notify::notified().
 class notified_awaiter : public weft::detail::awaitable_tag {
 public:
-    notified_awaiter(const notified_awaiter&) = delete;
+    /// Copies and moves make a fresh awaiter with the same creation-time
+    /// snapshot (for notify_waiters); only an unawaited object may be copied.
+    /// (GCC 12 copies a named awaiter in `co_await f`; this keeps that working.)
+    notified_awaiter(const notified_awaiter& o) noexcept : n_(o.n_), calls_(o.calls_) {}
     notified_awaiter& operator=(const notified_awaiter&) = delete;
-    /// Moves an unawaited object (before it is registered anywhere).
-    notified_awaiter(notified_awaiter&& o) noexcept : n_(o.n_), calls_(o.calls_) {}
     ~notified_awaiter();
 
     bool await_ready() noexcept;
