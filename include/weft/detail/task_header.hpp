@@ -237,16 +237,20 @@ inline void suspend_and_yield(std::coroutine_handle<> h) {
     this_thread_context().yielded = true;
 }
 
-/// Spends one unit of cooperative budget. False when the budget is spent:
-/// the caller then completes its operation but suspends with
-/// suspend_and_yield before returning the value.
+/// Spends one unit of cooperative budget. False when the budget is spent,
+/// or when the current task was aborted while running: the caller then
+/// completes its operation but suspends with suspend_and_yield before
+/// returning the value (and gives back what it took if it is destroyed
+/// there). So an abort lands at the next weft co_await even when that
+/// operation is already ready, and a task looping on ready operations
+/// cannot starve the others.
 inline bool coop_proceed() noexcept {
     thread_context& ctx = this_thread_context();
-    if (WEFT_LIKELY(ctx.budget > 0)) {
-        --ctx.budget;
-        return true;
-    }
-    return ctx.current == nullptr; // no task, no budget to keep
+    task_header* t = ctx.current;
+    if (t == nullptr) return true; // no task, no budget to keep
+    if (WEFT_UNLIKELY(ctx.budget == 0)) return false;
+    --ctx.budget;
+    return (t->state.load(std::memory_order_relaxed) & state_bits::cancelled) == 0;
 }
 
 /// Marks an awaitable as written for weft: it resumes its coroutine only
