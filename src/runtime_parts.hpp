@@ -28,6 +28,7 @@
 #include <optional>
 #include <vector>
 
+#include "weft/detail/spin_mutex.hpp"
 #include "weft/detail/task_header.hpp"
 
 namespace weft::detail {
@@ -59,7 +60,7 @@ public:
 private:
     static constexpr std::size_t num_shards = 64;
     struct alignas(64) shard {
-        std::mutex mu;
+        spin_mutex mu;
         std::vector<task_header*> tasks;
         bool closed = false;
         std::uint64_t spawned = 0;
@@ -86,7 +87,7 @@ public:
 
 private:
     void grow();
-    mutable std::mutex mu_;
+    mutable spin_mutex mu_;
     std::vector<task_header*> ring_ = std::vector<task_header*>(256);
     std::size_t head_ = 0;
     std::size_t count_ = 0;
