@@ -63,6 +63,7 @@ public:
         m.num_alive_tasks = owned_.alive();
         m.spawned_tasks_count = owned_.spawned();
         m.global_queue_depth = inject_.len();
+        m.timers_pending = time_.pending();
         m.budget_forced_yield_count = forced_yields_.load(std::memory_order_relaxed);
         runtime_metrics::worker w;
         w.poll_count = polls_.load(std::memory_order_relaxed);
@@ -102,9 +103,16 @@ protected:
                 ran = true;
                 ++polls;
             }
-            if (!ran && !drv.ready()) {
+            time_.fire_due();
+            if (!ran && !drv.ready() && local_.empty() && inject_.empty()) {
+                // Nothing ready. A paused clock jumps to the next timer;
+                // otherwise sleep until it (or until something is woken).
+                if (time_.is_paused() && time_.auto_advance()) continue;
+                std::optional<clock_time> deadline;
+                bool timer_waiter = time_.try_become_waiter(&drv.the_parker(), deadline);
                 parks_.fetch_add(1, std::memory_order_relaxed);
-                drv.park();
+                drv.park(timer_waiter && !time_.is_paused() ? deadline : std::nullopt);
+                if (timer_waiter) time_.stop_waiting();
             }
         }
         polls_.fetch_add(polls, std::memory_order_relaxed);

@@ -182,6 +182,7 @@ public:
         m.num_alive_tasks = owned_.alive();
         m.spawned_tasks_count = owned_.spawned();
         m.global_queue_depth = inject_.len();
+        m.timers_pending = time_.pending();
         m.budget_forced_yield_count = root_forced_yields_.load(std::memory_order_relaxed);
         for (auto& w : workers_) {
             runtime_metrics::worker x;
@@ -228,6 +229,8 @@ private:
             std::uint64_t forced_seen = forced;
             while (!shut_down_.load(std::memory_order_acquire)) {
                 ++w.tick;
+                // Maintenance: timers fire while every worker is busy too.
+                if (w.tick % cfg_.event_interval == 0) time_.fire_due();
                 task_header* t = next_task(w);
                 if (t == nullptr) t = steal_work(w);
                 if (t != nullptr) {
@@ -395,7 +398,17 @@ private:
                 leave_sleepers(w);
                 return;
             }
-            w.park.park();
+            // One parked worker at a time waits for the next timer.
+            std::optional<clock_time> deadline;
+            bool timer_waiter = time_.try_become_waiter(&w.park, deadline);
+            w.park.park(timer_waiter ? deadline : std::nullopt);
+            if (timer_waiter) {
+                time_.stop_waiting();
+                if (time_.fire_due() > 0) { // woke tasks into our queues
+                    leave_sleepers(w);
+                    return;
+                }
+            }
             if (shut_down_.load(std::memory_order_acquire)) {
                 leave_sleepers(w);
                 return;

@@ -221,6 +221,9 @@ runtime_builder& runtime_builder::unhandled_exception(unhandled_exception_policy
 runtime runtime_builder::build() {
     detail::runtime_config cfg = cfg_;
     if (cfg.multi_thread) {
+        if (cfg.start_paused)
+            bad("start_paused",
+                "the paused test clock needs a current_thread runtime (as in Tokio)");
         if (cfg.worker_threads == 0) {
             unsigned n = std::thread::hardware_concurrency();
             cfg.worker_threads = n == 0 ? 1 : n;

@@ -20,6 +20,7 @@
 
 #include "harness.hpp"
 #include "runtime_parts.hpp"
+#include "time_driver.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft::detail {
@@ -42,8 +43,13 @@ public:
                ready_.exchange(false, std::memory_order_acquire);
     }
     bool ready() const noexcept { return ready_.load(std::memory_order_relaxed); }
-    /// Sleeps until the root (or, current-thread, any task) is woken.
-    void park() noexcept { parker_.park(); }
+    /// Sleeps until the root (or, current-thread, any task) is woken, or
+    /// until `deadline`.
+    void
+    park(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) noexcept {
+        parker_.park(deadline);
+    }
+    parker& the_parker() noexcept { return parker_; }
     void set_ready() noexcept { ready_.store(true, std::memory_order_relaxed); }
 
     root_driver* next = nullptr; // in runtime_base's list of active roots
@@ -56,7 +62,7 @@ private:
 
 class runtime_base : public runtime_core, public scheduler {
 public:
-    explicit runtime_base(runtime_config cfg) : cfg_(std::move(cfg)) {}
+    explicit runtime_base(runtime_config cfg) : cfg_(std::move(cfg)), time_(cfg_.start_paused) {}
 
     scheduler* task_scheduler() noexcept override { return this; }
     void submit(task_header* t) noexcept override;
@@ -65,6 +71,7 @@ public:
     void block_on(task_header* root) override;
 
     const runtime_config& config() const noexcept { return cfg_; }
+    time_driver& timer() noexcept { return time_; }
     bool is_shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
 
 protected:
@@ -79,6 +86,7 @@ protected:
     void abort_all_registered() noexcept;
 
     runtime_config cfg_;
+    time_driver time_;
     owned_tasks owned_;
     std::atomic<bool> shut_down_{false};
 

@@ -127,7 +127,14 @@ void poll_task(task_header* t) noexcept {
     if (token_reached(t->wake_token.load(std::memory_order_relaxed), t->suspend_token)) {
         ctx.current = t;
         ctx.budget = coop_budget;
-        t->resume_point.resume();
+        // The trampoline: awaiting a task<T> and finishing one hand the next
+        // coroutine back here, so chains of any depth run in constant stack.
+        std::coroutine_handle<> h = t->resume_point;
+        do {
+            ctx.resume_next = nullptr;
+            h.resume();
+            h = ctx.resume_next;
+        } while (h);
         ctx.current = nullptr;
         if (t->root.done()) {
             ctx.current = t; // the frame's destructors run as part of the task

@@ -68,6 +68,8 @@ struct runtime_metrics {
     std::uint64_t spawned_tasks_count = 0;
     std::uint64_t global_queue_depth = 0;
     std::uint64_t budget_forced_yield_count = 0;
+    /// Timers registered and not yet fired or cancelled.
+    std::uint64_t timers_pending = 0;
     struct worker {
         std::uint64_t poll_count = 0;
         std::uint64_t steal_count = 0;

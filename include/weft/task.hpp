@@ -15,14 +15,14 @@
 //   frame: destroying an unstarted or suspended task destroys the frame, and
 //   with it every awaited child task and leaf awaitable below it. This is how
 //   abort reaches every pending operation (DESIGN.md, "Cancellation").
-// - Synchronous completion does not grow the stack: the awaiter resumes the
-//   child from await_suspend and, if the child finished without suspending,
-//   returns false so the parent continues in the same stack frame. Only a
-//   child that suspended (and was resumed later by the scheduler) transfers
-//   back to its parent from final_suspend. This does not depend on the
-//   compiler turning symmetric transfer into a tail call (not guaranteed in
-//   Debug builds), so a million awaits of ready tasks in a loop run in
-//   constant stack.
+// - Awaiting a task and finishing one do not grow the stack: the awaiter
+//   and final_suspend hand the next coroutine to the poller's trampoline
+//   (thread_context::resume_next, see poll_task in src/task.cpp) instead of
+//   resuming it from inside the current one. Symmetric transfer would do
+//   the same only where the compiler turns it into a tail call, which Debug
+//   builds do not guarantee; the trampoline makes a million awaits of ready
+//   tasks in a loop, and chains 100,000 deep, run in constant stack in
+//   every build.
 // - `co_await` inside a task accepts only weft awaitables (tasks, join
 //   handles, weft leaves): they resume the task through the scheduler, never
 //   directly on a foreign thread. Anything else is a compile-time error.
@@ -54,26 +54,16 @@ concept weft_awaitable = std::is_base_of_v<awaitable_tag, std::remove_cvref_t<A>
     { std::forward<A>(a).operator co_await() } -> std::derived_from<awaitable_tag>;
 };
 
-/// How the child of an awaiter finished relative to its parent's await_suspend.
-enum class inline_state : unsigned char {
-    detached,  // not inside the parent's await_suspend: transfer to the parent
-    running,   // the parent is inside await_suspend, waiting to see
-    completed, // finished synchronously; the parent continues in place
-};
-
 class task_promise_base {
 public:
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
         template <class P>
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-            task_promise_base& p = h.promise();
-            if (p.inline_state_() == inline_state::running) {
-                p.set_inline_state(inline_state::completed);
-                return std::noop_coroutine();
-            }
-            if (std::coroutine_handle<> c = p.continuation()) return c;
-            return std::noop_coroutine(); // a task's root: the poller sees done()
+        void await_suspend(std::coroutine_handle<P> h) const noexcept {
+            // Hand the parent to the poller's trampoline (see the file
+            // comment); a task's root has none and the poller sees done().
+            if (std::coroutine_handle<> c = h.promise().continuation_)
+                this_thread_context().resume_next = c;
         }
         void await_resume() const noexcept {}
     };
@@ -97,22 +87,7 @@ public:
     bool has_exception() const noexcept { return static_cast<bool>(exception_); }
     std::exception_ptr take_exception() noexcept { return std::move(exception_); }
 
-    std::coroutine_handle<> continuation() const noexcept {
-        return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(cont_ & ~state_mask));
-    }
-    inline_state inline_state_() const noexcept { return static_cast<inline_state>(cont_ & state_mask); }
-    void set_inline_state(inline_state s) noexcept {
-        cont_ = (cont_ & ~state_mask) | static_cast<std::uintptr_t>(s);
-    }
-    void set_continuation(std::coroutine_handle<> c, inline_state s) noexcept {
-        cont_ = reinterpret_cast<std::uintptr_t>(c.address()) | static_cast<std::uintptr_t>(s);
-    }
-
-    // The continuation's frame address with the inline_state in its two low
-    // bits (frames are at least 8-byte aligned): one word instead of two, so
-    // an empty task's frame stays at 48 bytes with GCC 12.
-    static constexpr std::uintptr_t state_mask = 3;
-    std::uintptr_t cont_ = 0;
+    std::coroutine_handle<> continuation_;
     std::exception_ptr exception_;
 };
 
@@ -218,13 +193,9 @@ public:
         }
 
         bool await_ready() const noexcept { return false; }
-        bool await_suspend(std::coroutine_handle<> parent) {
-            promise_type& p = child.promise();
-            p.set_continuation(parent, detail::inline_state::running);
-            child.resume();
-            if (p.inline_state_() == detail::inline_state::completed) return false;
-            p.set_inline_state(detail::inline_state::detached);
-            return true;
+        void await_suspend(std::coroutine_handle<> parent) const noexcept {
+            child.promise().continuation_ = parent;
+            detail::this_thread_context().resume_next = child; // the poller resumes it next
         }
         T await_resume() { return child.promise().take(); }
     };

@@ -12,4 +12,5 @@
 #include "weft/sync.hpp"
 #include "weft/task.hpp"
 #include "weft/task_id.hpp"
+#include "weft/time.hpp"
 #include "weft/yield_now.hpp"

@@ -160,6 +160,9 @@ struct thread_context {
     std::uint32_t budget = coop_budget;
     /// The current task asked to be rescheduled at the back of the queue.
     bool yielded = false;
+    /// The coroutine the poller resumes next, within the same poll: a task
+    /// being awaited, or the parent of one that finished (the trampoline).
+    std::coroutine_handle<> resume_next = nullptr;
 };
 
 thread_context& this_thread_context() noexcept;

@@ -1,0 +1,276 @@
+// Timing wheel and time driver (design in time_driver.hpp).
+#include "time_driver.hpp"
+
+#include <bit>
+#include <mutex>
+
+#include "runtime_base.hpp"
+#include "weft/runtime_error.hpp"
+
+namespace weft::detail {
+
+// --- timer_wheel -------------------------------------------------------------------
+
+unsigned timer_wheel::level_for(std::uint64_t elapsed, std::uint64_t when) noexcept {
+    constexpr std::uint64_t slot_mask = slots_per_level - 1;
+    std::uint64_t masked = (elapsed ^ when) | slot_mask;
+    if (masked > max_ticks) masked = max_ticks;
+    unsigned significant = 63 - static_cast<unsigned>(std::countl_zero(masked));
+    return significant / 6;
+}
+
+void timer_wheel::push(unsigned lvl, unsigned slot, timer_entry* e) noexcept {
+    slot_list& l = levels_[lvl].slots[slot];
+    e->level = static_cast<unsigned char>(lvl);
+    e->slot = static_cast<unsigned char>(slot);
+    e->next = nullptr;
+    e->prev = l.tail;
+    if (l.tail)
+        l.tail->next = e;
+    else
+        l.head = e;
+    l.tail = e;
+    levels_[lvl].occupied |= std::uint64_t{1} << slot;
+}
+
+void timer_wheel::insert(timer_entry* e) noexcept {
+    if (e->when - elapsed_ > max_ticks) e->when = elapsed_ + max_ticks; // clamp far deadlines
+    unsigned lvl = level_for(elapsed_, e->when);
+    unsigned slot = static_cast<unsigned>((e->when >> (lvl * 6)) & (slots_per_level - 1));
+    push(lvl, slot, e);
+    ++size_;
+}
+
+void timer_wheel::remove(timer_entry* e) noexcept {
+    slot_list& l = levels_[e->level].slots[e->slot];
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        l.head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        l.tail = e->prev;
+    e->prev = e->next = nullptr;
+    if (l.head == nullptr) levels_[e->level].occupied &= ~(std::uint64_t{1} << e->slot);
+    --size_;
+}
+
+std::optional<std::uint64_t> timer_wheel::next_expiration() const noexcept {
+    // Entries in a lower level are always due before the occupied slots of a
+    // higher one, so the first level with an occupied slot gives the answer.
+    for (unsigned lvl = 0; lvl < num_levels; ++lvl) {
+        std::uint64_t occ = levels_[lvl].occupied;
+        if (occ == 0) continue;
+        std::uint64_t slot_range = std::uint64_t{1} << (lvl * 6);
+        std::uint64_t level_range = slot_range << 6;
+        unsigned now_slot = static_cast<unsigned>((elapsed_ / slot_range) % slots_per_level);
+        unsigned zeros =
+            static_cast<unsigned>(std::countr_zero(std::rotr(occ, static_cast<int>(now_slot))));
+        unsigned slot = (zeros + now_slot) % slots_per_level;
+        std::uint64_t level_start = elapsed_ & ~(level_range - 1);
+        std::uint64_t deadline = level_start + slot * slot_range;
+        if (deadline < elapsed_) deadline += level_range; // wrapped past the end of the level
+        return deadline;
+    }
+    return std::nullopt;
+}
+
+void timer_wheel::advance_to(std::uint64_t now, std::vector<waker>& out) {
+    for (;;) {
+        std::optional<std::uint64_t> next = next_expiration();
+        if (!next || *next > now) break;
+        // Take the due slot: fire what is due, push the rest down a level.
+        std::uint64_t deadline = *next;
+        unsigned lvl = 0;
+        for (; lvl < num_levels; ++lvl)
+            if (levels_[lvl].occupied != 0) break;
+        unsigned slot = static_cast<unsigned>((deadline >> (lvl * 6)) & (slots_per_level - 1));
+        slot_list l = levels_[lvl].slots[slot];
+        levels_[lvl].slots[slot] = {};
+        levels_[lvl].occupied &= ~(std::uint64_t{1} << slot);
+        if (deadline > elapsed_) elapsed_ = deadline;
+        for (timer_entry* e = l.head; e != nullptr;) {
+            timer_entry* next_e = e->next;
+            e->prev = e->next = nullptr;
+            if (e->when <= elapsed_) {
+                e->st = timer_entry::state::fired;
+                out.push_back(std::move(e->w));
+                --size_;
+            } else {
+                --size_;
+                insert(e);
+            }
+            e = next_e;
+        }
+    }
+    if (now > elapsed_) elapsed_ = now;
+}
+
+// --- time_driver -------------------------------------------------------------------
+
+time_driver::time_driver(bool start_paused) : origin_(std::chrono::steady_clock::now()) {
+    if (start_paused) {
+        paused_at_ = origin_;
+        paused_.store(true, std::memory_order_release);
+    }
+}
+
+clock_time time_driver::now() const noexcept {
+    if (paused_.load(std::memory_order_acquire)) {
+        std::lock_guard lk(mu_);
+        if (paused_.load(std::memory_order_relaxed)) return paused_at_;
+    }
+    return std::chrono::steady_clock::now() + offset_;
+}
+
+std::uint64_t time_driver::ticks_of(clock_time t) const noexcept {
+    if (t <= origin_) return 0;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - origin_).count();
+    return static_cast<std::uint64_t>((ns + 999'999) / 1'000'000);
+}
+
+clock_time time_driver::time_of(std::uint64_t ticks) const noexcept {
+    return origin_ + std::chrono::milliseconds(ticks);
+}
+
+bool time_driver::register_entry(timer_entry& e, clock_time deadline, std::coroutine_handle<> h) {
+    std::uint64_t when = ticks_of(deadline);
+    bool wake_waiter = false;
+    {
+        std::lock_guard lk(mu_);
+        if (when <= wheel_.elapsed()) return false; // due already
+        e.when = when;
+        e.driver = this;
+        e.w = suspend_waker(h);
+        e.st = timer_entry::state::registered;
+        wheel_.insert(&e);
+        pending_.fetch_add(1, std::memory_order_relaxed);
+        if (waiter_ != nullptr && (waiter_wake_ == 0 || when < waiter_wake_)) {
+            waiter_wake_ = when; // the waiter re-plans for this one
+            wake_waiter = true;
+        }
+    }
+    if (wake_waiter) unpark_waiter();
+    return true;
+}
+
+void time_driver::cancel(timer_entry& e) noexcept {
+    waker dropped;
+    {
+        std::lock_guard lk(mu_);
+        if (e.st != timer_entry::state::registered) return;
+        wheel_.remove(&e);
+        e.st = timer_entry::state::idle;
+        dropped = std::move(e.w);
+        pending_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    // `dropped` releases the task reference outside the lock.
+}
+
+std::size_t time_driver::fire_due() noexcept {
+    if (pending_.load(std::memory_order_relaxed) == 0) return 0;
+    std::vector<waker> due;
+    {
+        std::lock_guard lk(mu_);
+        clock_time now = paused_.load(std::memory_order_relaxed)
+                             ? paused_at_
+                             : std::chrono::steady_clock::now() + offset_;
+        // Deadlines were rounded up to whole ticks: tick T is due once now
+        // has reached it, i.e. T <= floor(now).
+        std::uint64_t now_tick =
+            now <= origin_
+                ? 0
+                : static_cast<std::uint64_t>(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - origin_).count());
+        try {
+            wheel_.advance_to(now_tick, due);
+        } catch (...) {
+            // Out of memory for the waker list: fire what was collected.
+        }
+        pending_.fetch_sub(due.size(), std::memory_order_relaxed);
+    }
+    for (waker& w : due)
+        std::move(w).wake();
+    return due.size();
+}
+
+std::optional<clock_time> time_driver::next_deadline() const noexcept {
+    std::lock_guard lk(mu_);
+    std::optional<std::uint64_t> t = wheel_.next_expiration();
+    if (!t) return std::nullopt;
+    return time_of(*t);
+}
+
+std::size_t time_driver::pending() const noexcept {
+    return pending_.load(std::memory_order_relaxed);
+}
+
+bool time_driver::try_become_waiter(parker* p, std::optional<clock_time>& deadline) noexcept {
+    std::lock_guard lk(mu_);
+    if (waiter_ != nullptr) return false;
+    waiter_ = p;
+    std::optional<std::uint64_t> t = wheel_.next_expiration();
+    waiter_wake_ = t ? *t : 0;
+    deadline = t ? std::optional<clock_time>(time_of(*t)) : std::nullopt;
+    return true;
+}
+
+void time_driver::stop_waiting() noexcept {
+    std::lock_guard lk(mu_);
+    waiter_ = nullptr;
+    waiter_wake_ = 0;
+}
+
+void time_driver::unpark_waiter() noexcept {
+    parker* p;
+    {
+        std::lock_guard lk(mu_);
+        p = waiter_;
+    }
+    // A parker outlives its worker's stay as waiter: workers (and block_on
+    // threads) clear waiter_ under the lock before their parker dies.
+    if (p) p->unpark();
+}
+
+void time_driver::pause() {
+    std::lock_guard lk(mu_);
+    if (paused_.load(std::memory_order_relaxed))
+        throw runtime_error("weft::time::pause: the clock is already paused");
+    paused_at_ = std::chrono::steady_clock::now() + offset_;
+    paused_.store(true, std::memory_order_release);
+}
+
+void time_driver::resume() {
+    std::lock_guard lk(mu_);
+    if (!paused_.load(std::memory_order_relaxed))
+        throw runtime_error("weft::time::resume: the clock is not paused");
+    offset_ = paused_at_ - std::chrono::steady_clock::now();
+    paused_.store(false, std::memory_order_release);
+}
+
+void time_driver::advance(std::chrono::nanoseconds d) {
+    {
+        std::lock_guard lk(mu_);
+        if (!paused_.load(std::memory_order_relaxed))
+            throw runtime_error("weft::time::advance: the clock is not paused (call time::pause() "
+                                "first, or build the runtime with start_paused(true))");
+        paused_at_ += d;
+    }
+    fire_due();
+}
+
+bool time_driver::auto_advance() noexcept {
+    {
+        std::lock_guard lk(mu_);
+        if (!paused_.load(std::memory_order_relaxed)) return false;
+        std::optional<std::uint64_t> t = wheel_.next_expiration();
+        if (!t) return false;
+        clock_time at = time_of(*t);
+        if (at > paused_at_) paused_at_ = at;
+    }
+    fire_due();
+    return true;
+}
+
+} // namespace weft::detail

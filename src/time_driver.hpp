@@ -1,0 +1,129 @@
+// The time driver: a hierarchical timing wheel, the runtime's clock, and
+// the hand-off with parking.
+//
+// Wheel (Varghese & Lauck, as in Tokio's runtime/time/wheel): 6 levels of
+// 64 slots, 1 ms ticks at level 0; a slot at level L spans 64^L ms, so the
+// wheel covers 2^36 ms (about 2.2 years; later deadlines are clamped to
+// that). Each level has a 64-bit bitmap of occupied slots. An entry sits in
+// the level of the most significant 6-bit group in which its deadline and
+// `elapsed` differ; insert and cancel are O(1) list operations. Expiring a
+// slot at level L > 0 reinserts its entries further down (cascading);
+// every entry moves at most 6 times.
+//
+// Deadlines are rounded up to the next millisecond, so a sleep never ends
+// early (Tokio does the same; up to 1 ms late by design).
+//
+// Locking: one spin_mutex guards the wheel and every registered entry (a
+// single wheel, like Tokio after #7226). Expired entries are unlinked and
+// their wakers collected under the lock; the wakers are woken after it is
+// released, so a task woken here may already be destroying its entry.
+//
+// Clock: real (steady_clock) or paused (tests). While paused, now() is a
+// frozen value that advance() moves; resume() continues from there. The
+// current-thread runtime auto-advances a paused clock to the next timer
+// when no task is ready (Tokio's test-util behaviour).
+//
+// Parking (who waits for the next timer): at most one thread at a time is
+// the *timer waiter*: it parks with the next expiration as its deadline and
+// fires what is due when it wakes. Other idle workers park without a
+// deadline. Registering an entry earlier than the waiter's planned wake-up
+// unparks the waiter so it can re-plan. Busy workers fire due timers every
+// event_interval ticks, so timers also fire while every worker is busy.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "runtime_parts.hpp"
+#include "weft/detail/spin_mutex.hpp"
+#include "weft/detail/timer_entry.hpp"
+
+namespace weft::detail {
+
+class timer_wheel {
+public:
+    static constexpr unsigned num_levels = 6;
+    static constexpr unsigned slots_per_level = 64;
+    static constexpr std::uint64_t max_ticks = (std::uint64_t{1} << 36) - 1;
+
+    std::uint64_t elapsed() const noexcept { return elapsed_; }
+    /// Inserts `e` (e.when > elapsed()).
+    void insert(timer_entry* e) noexcept;
+    void remove(timer_entry* e) noexcept;
+    /// The tick at which the earliest occupied slot is due, if any.
+    std::optional<std::uint64_t> next_expiration() const noexcept;
+    /// Fires (unlinks, marks fired, moves the waker to `out`) every entry
+    /// due at or before `now`, and moves elapsed() to `now`.
+    void advance_to(std::uint64_t now, std::vector<waker>& out);
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    struct slot_list {
+        timer_entry* head = nullptr;
+        timer_entry* tail = nullptr;
+    };
+    struct level {
+        std::uint64_t occupied = 0;
+        std::array<slot_list, slots_per_level> slots{};
+    };
+    static unsigned level_for(std::uint64_t elapsed, std::uint64_t when) noexcept;
+    void push(unsigned lvl, unsigned slot, timer_entry* e) noexcept;
+
+    std::uint64_t elapsed_ = 0;
+    std::size_t size_ = 0;
+    std::array<level, num_levels> levels_{};
+};
+
+class time_driver {
+public:
+    explicit time_driver(bool start_paused);
+
+    clock_time now() const noexcept;
+    /// Ticks (ms since the driver started) of `t`, rounded up.
+    std::uint64_t ticks_of(clock_time t) const noexcept;
+    clock_time time_of(std::uint64_t ticks) const noexcept;
+
+    bool register_entry(timer_entry& e, clock_time deadline, std::coroutine_handle<> h);
+    void cancel(timer_entry& e) noexcept;
+
+    /// Fires what is due now. Returns how many tasks it woke.
+    std::size_t fire_due() noexcept;
+    /// When the next timer is due, if any.
+    std::optional<clock_time> next_deadline() const noexcept;
+    std::size_t pending() const noexcept;
+
+    /// Timer-waiter hand-off (see the file comment). try_become_waiter:
+    /// true if the caller is now the waiter and must park on `p` until the
+    /// returned deadline (nullopt: no timer, park without one).
+    bool try_become_waiter(parker* p, std::optional<clock_time>& deadline) noexcept;
+    void stop_waiting() noexcept;
+    /// Wakes the waiter so that it re-plans (shutdown, a new earliest timer).
+    void unpark_waiter() noexcept;
+
+    // Test clock.
+    bool is_paused() const noexcept { return paused_.load(std::memory_order_acquire); }
+    void pause();
+    void resume();
+    /// Moves a paused clock forward by `d` and fires what became due.
+    void advance(std::chrono::nanoseconds d);
+    /// Paused clock, nothing ready: jump to the next timer and fire it.
+    /// False when there is no timer.
+    bool auto_advance() noexcept;
+
+private:
+    clock_time origin_;
+    mutable spin_mutex mu_;
+    timer_wheel wheel_;
+    std::atomic<bool> paused_{false};
+    clock_time paused_at_{};             // guarded by mu_ (read under it)
+    std::chrono::nanoseconds offset_{0}; // virtual = real + offset while running
+    parker* waiter_ = nullptr;           // guarded by mu_
+    std::uint64_t waiter_wake_ = 0;      // tick the waiter plans to wake at (0: none)
+    std::atomic<std::size_t> pending_{0};
+};
+
+} // namespace weft::detail
