@@ -68,6 +68,20 @@ void cancel(task_header* t) noexcept {
     complete(t);
 }
 
+// An elapsed timeout: abandon the outermost timed-out work and give back
+// the coroutine to resume (its timeout's parent), or null. We hold RUNNING.
+std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
+    if (!(t->state.load(std::memory_order_acquire) & state_bits::interrupted)) return nullptr;
+    t->state.fetch_and(~state_bits::interrupted, std::memory_order_acq_rel);
+    interrupt_scope* hit = nullptr;
+    for (interrupt_scope* s = t->vtable->scopes(t); s != nullptr; s = s->prev)
+        if (s->fired->load(std::memory_order_acquire)) hit = s; // the outermost wins
+    if (hit == nullptr) return nullptr;                         // a timeout that finished meanwhile
+    std::coroutine_handle<> parent = hit->parent;
+    hit->abandon(hit); // destroys the inner work; nested scopes pop themselves
+    return parent;
+}
+
 bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
     return static_cast<std::int32_t>(woken - wanted) >= 0;
 }
@@ -123,22 +137,25 @@ void poll_task(task_header* t) noexcept {
     }
     thread_context& ctx = tls_context;
     ctx.yielded = false;
-    // A stale wake (see task_header.hpp) leaves the coroutine where it is.
-    if (token_reached(t->wake_token.load(std::memory_order_relaxed), t->suspend_token)) {
-        ctx.current = t;
-        ctx.budget = coop_budget;
+    ctx.current = t;
+    ctx.budget = coop_budget;
+    // A stale wake (see task_header.hpp) leaves the coroutine where it is;
+    // an interrupt (an elapsed timeout) resumes the timeout's parent.
+    std::coroutine_handle<> h = nullptr;
+    if (token_reached(t->wake_token.load(std::memory_order_relaxed), t->suspend_token))
+        h = t->resume_point;
+    for (;;) {
+        if (!h) h = take_interrupt(t);
+        if (!h) break;
         // The trampoline: awaiting a task<T> and finishing one hand the next
         // coroutine back here, so chains of any depth run in constant stack.
-        std::coroutine_handle<> h = t->resume_point;
         do {
             ctx.resume_next = nullptr;
             h.resume();
             h = ctx.resume_next;
         } while (h);
-        ctx.current = nullptr;
         if (t->root.done()) {
-            ctx.current = t; // the frame's destructors run as part of the task
-            t->vtable->finish(t);
+            t->vtable->finish(t); // the frame's destructors run as part of the task
             ctx.current = nullptr;
             if (t->output() == output_kind::panic && t->sched != nullptr)
                 t->sched->on_task_panic(t, t->panic);
@@ -146,6 +163,7 @@ void poll_task(task_header* t) noexcept {
             return;
         }
     }
+    ctx.current = nullptr;
     switch (state_of(t).to_idle(ctx.yielded)) { // RUNNING -> idle
     case to_idle_result::ok:
         return;

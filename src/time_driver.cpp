@@ -95,6 +95,9 @@ void timer_wheel::advance_to(std::uint64_t now, std::vector<waker>& out) {
             e->prev = e->next = nullptr;
             if (e->when <= elapsed_) {
                 e->st = timer_entry::state::fired;
+                e->fired.store(true, std::memory_order_release);
+                if (e->interrupt && e->w)
+                    e->w.task()->state.fetch_or(state_bits::interrupted, std::memory_order_acq_rel);
                 out.push_back(std::move(e->w));
                 --size_;
             } else {

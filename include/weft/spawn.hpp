@@ -180,11 +180,16 @@ private:
         drop_output_fn(t);
     }
     static void dealloc_fn(task_header* t) noexcept { delete self(t); }
+    static interrupt_scope*& scopes_fn(task_header* t) noexcept {
+        return std::coroutine_handle<task_promise<R>>::from_address(t->root.address())
+            .promise()
+            .scopes_;
+    }
 };
 
 template <class C, class R>
-const task_vtable spawned_task<C, R>::vtable = {&finish_fn, &drop_callable_fn, &drop_output_fn,
-                                                &read_output_fn, &dealloc_fn};
+const task_vtable spawned_task<C, R>::vtable = {&finish_fn,      &drop_callable_fn, &drop_output_fn,
+                                                &read_output_fn, &dealloc_fn,       &scopes_fn};
 
 template <class C>
 using callable_result_t = std::invoke_result_t<C&&>;

@@ -87,7 +87,13 @@ public:
     bool has_exception() const noexcept { return static_cast<bool>(exception_); }
     std::exception_ptr take_exception() noexcept { return std::move(exception_); }
 
-    std::coroutine_handle<> continuation_;
+    // A root coroutine has no continuation; it keeps its task's interrupt
+    // scopes (task_header.hpp) in the same word. Scopes are all popped
+    // before the root finishes, so final_suspend reads a null continuation.
+    union {
+        std::coroutine_handle<> continuation_{};
+        interrupt_scope* scopes_;
+    };
     std::exception_ptr exception_;
 };
 

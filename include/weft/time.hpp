@@ -35,7 +35,11 @@
 #include <chrono>
 #include <compare>
 #include <coroutine>
+#include <cstddef>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <variant>
 
 #include "weft/detail/task_header.hpp"
 #include "weft/detail/timer_entry.hpp"
@@ -200,6 +204,189 @@ private:
     duration period_;
     missed_tick_behavior behavior_ = missed_tick_behavior::burst;
 };
+
+/// The error of a timeout whose deadline passed before the work finished.
+class elapsed : public std::runtime_error {
+public:
+    elapsed() : std::runtime_error("weft::time::timeout: deadline has elapsed") {}
+};
+
+/// What co_await timeout(...) gives: the inner work's value, or `elapsed`.
+/// (An exception thrown by the inner work propagates out of the co_await.)
+template <class T>
+class [[nodiscard]] timeout_result {
+    using stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+public:
+    timeout_result(elapsed e) : v_(std::in_place_index<1>, std::move(e)) {}
+    template <class... A>
+    explicit timeout_result(std::in_place_t, A&&... a)
+        : v_(std::in_place_index<0>, std::forward<A>(a)...) {}
+
+    bool has_value() const noexcept { return v_.index() == 0; }
+    explicit operator bool() const noexcept { return has_value(); }
+    bool is_elapsed() const noexcept { return !has_value(); }
+    /// The value; throws weft::time::elapsed if the deadline passed.
+    decltype(auto) value() & {
+        if (!has_value()) throw std::get<1>(v_);
+        if constexpr (!std::is_void_v<T>) return (std::get<0>(v_));
+    }
+    decltype(auto) value() && {
+        if (!has_value()) throw std::get<1>(v_);
+        if constexpr (!std::is_void_v<T>) return T(std::get<0>(std::move(v_)));
+    }
+    /// The error; throws std::logic_error when there is a value.
+    const elapsed& error() const {
+        if (has_value()) throw std::logic_error("timeout_result::error() on a result with a value");
+        return std::get<1>(v_);
+    }
+    template <class U = T>
+    requires(!std::is_void_v<U>) U& operator*() & noexcept { return std::get<0>(v_); }
+    template <class U = T>
+    requires(!std::is_void_v<U>) U && operator*() && noexcept { return std::get<0>(std::move(v_)); }
+    template <class U = T>
+    requires(!std::is_void_v<U>) U* operator->() noexcept { return &std::get<0>(v_); }
+
+private:
+    std::variant<stored, elapsed> v_;
+};
+
+namespace detail {
+
+/// Runs an inner task<T> in the current task under a deadline. See
+/// interrupt_scope in weft/detail/task_header.hpp for how an elapsed
+/// deadline abandons the inner work at its suspension point.
+template <class T>
+class timeout_awaiter : public weft::detail::awaitable_tag {
+public:
+    timeout_awaiter(instant deadline, task<T>&& inner)
+        : deadline_(deadline), child_(inner.release()) {
+        if (!child_) throw std::logic_error("weft::time::timeout: empty task");
+    }
+    timeout_awaiter(timeout_awaiter&& o) noexcept
+        : deadline_(o.deadline_), child_(std::exchange(o.child_, nullptr)) {}
+    timeout_awaiter& operator=(timeout_awaiter&&) = delete;
+    ~timeout_awaiter() {
+        if (child_) child_.destroy(); // first: nested scopes pop before ours
+        pop();
+        if (entry_.driver != nullptr && !entry_.fired.load(std::memory_order_acquire))
+            weft::detail::timer_cancel(entry_);
+    }
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> parent) {
+        task_ = weft::detail::current_task_or_throw();
+        scope_.fired = &entry_.fired;
+        scope_.parent = parent;
+        scope_.abandon = &abandon;
+        scope_.self = this;
+        weft::detail::interrupt_scope*& top = task_->vtable->scopes(task_);
+        scope_.prev = top;
+        top = &scope_;
+        entry_.interrupt = true;
+        if (!weft::detail::timer_register(entry_, deadline_.time_point(), parent)) {
+            // Already due. As in Tokio, the work still gets its first run and
+            // wins if it finishes without suspending.
+            entry_.fired.store(true, std::memory_order_release);
+            task_->state.fetch_or(weft::detail::state_bits::interrupted, std::memory_order_acq_rel);
+        }
+        child_.promise().continuation_ = parent;
+        weft::detail::this_thread_context().resume_next = child_; // run the work now
+    }
+    timeout_result<T> await_resume() {
+        pop();
+        if (entry_.driver != nullptr && !entry_.fired.load(std::memory_order_acquire))
+            weft::detail::timer_cancel(entry_);
+        if (!child_) return timeout_result<T>(elapsed());
+        auto h = std::exchange(child_, nullptr);
+        struct destroy_frame {
+            std::coroutine_handle<weft::detail::task_promise<T>> h;
+            ~destroy_frame() { h.destroy(); }
+        } guard{h};
+        if constexpr (std::is_void_v<T>) {
+            h.promise().take();
+            return timeout_result<T>(std::in_place);
+        } else {
+            return timeout_result<T>(std::in_place, h.promise().take());
+        }
+    }
+
+private:
+    static void abandon(weft::detail::interrupt_scope* s) noexcept {
+        timeout_awaiter* self = static_cast<scope_t*>(s)->self;
+        if (self->child_) std::exchange(self->child_, nullptr).destroy();
+    }
+    void pop() noexcept {
+        if (task_ == nullptr) return;
+        weft::detail::interrupt_scope*& top = task_->vtable->scopes(task_);
+        if (top == &scope_) top = scope_.prev; // LIFO: inner scopes are gone already
+        task_ = nullptr;
+    }
+
+    instant deadline_;
+    std::coroutine_handle<weft::detail::task_promise<T>> child_;
+    struct scope_t : weft::detail::interrupt_scope {
+        timeout_awaiter* self = nullptr;
+    };
+
+    weft::detail::timer_entry entry_;
+    scope_t scope_;
+    weft::detail::task_header* task_ = nullptr;
+};
+
+template <class A>
+decltype(auto) awaiter_of(A&& a) {
+    if constexpr (requires { std::forward<A>(a).operator co_await(); })
+        return std::forward<A>(a).operator co_await();
+    else
+        return std::forward<A>(a);
+}
+template <class A>
+using await_result_t = decltype(awaiter_of(std::declval<A>()).await_resume());
+
+template <class A, class R>
+struct wrap {
+    // Static functions, not lambdas: the coroutine must not keep a pointer to
+    // a closure that dies at the end of the full-expression.
+    static task<R> by_ref(std::remove_reference_t<A>* a) { co_return co_await *a; }
+    static task<R> by_value(std::decay_t<A> a) { co_return co_await std::move(a); }
+};
+
+template <class A>
+auto as_task(A&& a) {
+    if constexpr (weft::detail::is_task<std::remove_cvref_t<A>>::value) {
+        static_assert(!std::is_lvalue_reference_v<A>, "weft::time::timeout: std::move the task in");
+        return std::move(a);
+    } else {
+        using R = await_result_t<A>;
+        if constexpr (std::is_lvalue_reference_v<A>)
+            return wrap<A, R>::by_ref(std::addressof(a));
+        else
+            return wrap<A, R>::by_value(std::move(a));
+    }
+}
+
+} // namespace detail
+
+/// Runs `work` (a task<T> or any weft awaitable) inside the current task;
+/// gives its value, or `elapsed` if `deadline` comes first. Then the work is
+/// cancelled at its suspension point: its frames are destroyed, its pending
+/// operations withdrawn, nothing after its co_await runs.
+///
+///   auto r = co_await weft::time::timeout(2s, rx.recv());
+///   if (!r) log("no message within 2 s");
+template <class A>
+auto timeout_at(instant deadline, A&& work) {
+    auto t = detail::as_task(std::forward<A>(work));
+    using T = typename decltype(t)::value_type;
+    return detail::timeout_awaiter<T>(deadline, std::move(t));
+}
+
+/// timeout_at(now + d, work).
+template <class Rep, class Period, class A>
+auto timeout(std::chrono::duration<Rep, Period> d, A&& work) {
+    return timeout_at(instant::now() + d, std::forward<A>(work));
+}
 
 /// Freezes the clock of the current runtime (a current_thread one). Throws
 /// weft::runtime_error outside such a runtime or if already paused.

@@ -333,3 +333,144 @@ TEST(Interval, MissedTickBehaviours) {
 }
 
 } // namespace
+
+// --- timeout ----------------------------------------------------------------------
+
+namespace {
+
+weft::task<int> forty_two_later(std::chrono::milliseconds d) {
+    co_await weft::time::sleep(d);
+    co_return 42;
+}
+
+TEST(Timeout, WorkThatFinishesFirstGivesItsValue) {
+    weft::runtime rt = paused_runtime();
+    rt.block_on([]() -> weft::task<> {
+        auto r = co_await weft::time::timeout(1s, forty_two_later(10ms));
+        EXPECT_TRUE(r.has_value());
+        if (!r) co_return;
+        EXPECT_EQ(*r, 42);
+        EXPECT_EQ(weft::runtime_handle::current().metrics().timers_pending, 0u)
+            << "timer withdrawn";
+    });
+}
+
+TEST(Timeout, ElapsedDeadlineCancelsTheWorkAtItsSuspensionPoint) {
+    weft::runtime rt = paused_runtime();
+    weft_test::counter c;
+    rt.block_on([&]() -> weft::task<> {
+        bool after = false;
+        weft::time::instant t0 = weft::time::instant::now();
+        auto work = [](weft_test::counter* c, bool* after) -> weft::task<int> {
+            weft_test::counted guard(*c, 1);
+            co_await weft::time::sleep(1h);
+            *after = true;
+            co_return 1;
+        };
+        auto r = co_await weft::time::timeout(100ms, work(&c, &after));
+        EXPECT_TRUE(r.is_elapsed());
+        EXPECT_THROW(r.value(), weft::time::elapsed);
+        EXPECT_FALSE(after) << "nothing after the inner co_await runs";
+        EXPECT_EQ(c.alive(), 0) << "the inner work's locals were destroyed";
+        EXPECT_EQ(weft::time::instant::now() - t0, std::chrono::nanoseconds(100ms));
+        EXPECT_EQ(weft::runtime_handle::current().metrics().timers_pending, 0u)
+            << "the inner sleep was withdrawn";
+    });
+}
+
+TEST(Timeout, NestedTimeoutsTheOuterOneWins) {
+    weft::runtime rt = paused_runtime();
+    rt.block_on([]() -> weft::task<> {
+        auto inner = [](bool* inner_returned) -> weft::task<int> {
+            auto r = co_await weft::time::timeout(1h, forty_two_later(10h));
+            *inner_returned = true;
+            co_return r ? *r : -1;
+        };
+        bool inner_returned = false;
+        auto r = co_await weft::time::timeout(1s, inner(&inner_returned));
+        EXPECT_TRUE(r.is_elapsed());
+        EXPECT_FALSE(inner_returned);
+        // The inner one wins when it is shorter.
+        auto inner2 = []() -> weft::task<int> {
+            auto r = co_await weft::time::timeout(1s, forty_two_later(10h));
+            co_return r ? *r : -1;
+        };
+        auto r2 = co_await weft::time::timeout(1h, inner2());
+        EXPECT_TRUE(r2.has_value());
+        if (!r2) co_return;
+        EXPECT_EQ(*r2, -1);
+    });
+}
+
+TEST(Timeout, AJoinHandleCanBeAwaitedAgainAfterATimeout) {
+    weft::runtime rt = paused_runtime();
+    rt.block_on([]() -> weft::task<> {
+        auto h = weft::spawn(forty_two_later, 5s);
+        auto r = co_await weft::time::timeout(1s, h);
+        EXPECT_TRUE(r.is_elapsed());
+        auto v = co_await h;
+        EXPECT_EQ(v.value(), 42);
+    });
+}
+
+TEST(Timeout, ExceptionsOfTheWorkPropagate) {
+    weft::runtime rt = paused_runtime();
+    rt.block_on([]() -> weft::task<> {
+        auto boom = []() -> weft::task<int> {
+            co_await weft::time::sleep(1ms);
+            throw std::runtime_error("boom");
+        };
+        EXPECT_THROW((void)co_await weft::time::timeout(1s, boom()), std::runtime_error);
+    });
+}
+
+TEST(Timeout, AnAlreadyPassedDeadlineStillLetsReadyWorkFinish) {
+    weft::runtime rt = paused_runtime();
+    rt.block_on([]() -> weft::task<> {
+        auto ready = []() -> weft::task<int> { co_return 7; };
+        auto r = co_await weft::time::timeout_at(weft::time::instant::now() - 1s, ready());
+        EXPECT_TRUE(r.has_value());
+        if (!r) co_return;
+        EXPECT_EQ(*r, 7);
+        auto r2 = co_await weft::time::timeout(0ms, forty_two_later(1ms));
+        EXPECT_TRUE(r2.is_elapsed());
+    });
+}
+
+TEST_P(TimeFlavors, TimeoutOfANotifyWaitWithdrawsTheWaiter) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        weft::sync::notify n;
+        auto r = co_await weft::time::timeout(5ms, n.notified());
+        EXPECT_TRUE(r.is_elapsed());
+        n.notify_one(); // stores a permit: the abandoned waiter took nothing
+        auto r2 = co_await weft::time::timeout(1h, n.notified());
+        EXPECT_TRUE(r2.has_value());
+    });
+}
+
+TEST_P(TimeFlavors, AbortDuringATimeoutCleansUp) {
+    weft::runtime rt = make_runtime();
+    weft_test::counter c;
+    rt.block_on([&]() -> weft::task<> {
+        auto h = weft::spawn(
+            [](weft_test::counter* c) -> weft::task<> {
+                auto work = [](weft_test::counter* c) -> weft::task<int> {
+                    weft_test::counted g(*c, 2);
+                    co_await weft::time::sleep(1h);
+                    co_return 0;
+                };
+                (void)co_await weft::time::timeout(2h, work(c));
+                ADD_FAILURE() << "the aborted task went on";
+            },
+            &c);
+        while (weft::runtime_handle::current().metrics().timers_pending < 2)
+            co_await weft::yield_now();
+        h.abort();
+        EXPECT_TRUE((co_await h).error().is_cancelled());
+        EXPECT_EQ(weft::runtime_handle::current().metrics().timers_pending, 0u);
+    });
+    EXPECT_EQ(c.alive(), 0);
+}
+
+} // namespace

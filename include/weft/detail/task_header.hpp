@@ -70,6 +70,28 @@ struct task_vtable {
     void (*read_output)(task_header*, void* dst) noexcept;
     /// Frees the task block.
     void (*dealloc)(task_header*) noexcept;
+    /// The task's stack of interrupt scopes (kept in the root promise).
+    struct interrupt_scope*& (*scopes)(task_header*) noexcept;
+};
+
+/// A region of a task that a timeout can abandon (time::timeout).
+///
+/// Scopes form a stack per task, innermost first, kept in the root
+/// coroutine's promise (a root has no continuation, so the word is free):
+/// the timeout awaiter pushes its scope before running its inner work and
+/// pops it when the work finishes or is destroyed, always in LIFO order
+/// because inner work finishes (or is destroyed) before outer work.
+///
+/// When a timeout's timer fires, the driver sets the task's INTERRUPTED bit
+/// and wakes it. The poller (which holds RUNNING) then finds the outermost
+/// fired scope, calls `abandon` (which destroys the timed-out inner work:
+/// its frames, leaves and nested scopes) and resumes `parent`, whose
+/// await_resume reports the elapsed deadline.
+struct interrupt_scope {
+    interrupt_scope* prev = nullptr;
+    const std::atomic<bool>* fired = nullptr;
+    std::coroutine_handle<> parent;
+    void (*abandon)(interrupt_scope*) noexcept = nullptr;
 };
 
 /// What the output slot of a COMPLETE task holds.

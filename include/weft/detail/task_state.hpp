@@ -12,6 +12,8 @@
 //   JOIN_WAKER     the join waker field is set and, until COMPLETE, belongs
 //                  to the task; while clear it belongs to the join handle.
 //   CANCELLED      abort() was requested; the next poll destroys the frames.
+//   INTERRUPTED    a timeout inside the task elapsed: the next poll abandons
+//                  the timed-out work (see interrupt_scope in task_header.hpp).
 //   refcount       the rest of the word, in units of REF_ONE.
 //
 // References are held by: the owned-task registry (until the task completes),
@@ -47,7 +49,8 @@ inline constexpr std::uint64_t notified = 4;
 inline constexpr std::uint64_t join_interest = 8;
 inline constexpr std::uint64_t join_waker = 16;
 inline constexpr std::uint64_t cancelled = 32;
-inline constexpr std::uint64_t ref_shift = 6;
+inline constexpr std::uint64_t interrupted = 64;
+inline constexpr std::uint64_t ref_shift = 7;
 inline constexpr std::uint64_t ref_one = std::uint64_t{1} << ref_shift;
 inline constexpr std::uint64_t flag_mask = ref_one - 1;
 inline constexpr std::uint64_t initial = 3 * ref_one | join_interest | notified;

@@ -7,6 +7,7 @@
 // cancel) or after the driver fired it and woke the task.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -27,6 +28,10 @@ struct timer_entry {
     unsigned char level = 0;
     unsigned char slot = 0;
     state st = state::idle;
+    /// Set (release) when the driver fires the entry; readable without the lock.
+    std::atomic<bool> fired{false};
+    /// A timeout's entry: firing also sets the task's INTERRUPTED bit.
+    bool interrupt = false;
 };
 
 using clock_time = std::chrono::steady_clock::time_point;
