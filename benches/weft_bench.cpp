@@ -36,7 +36,9 @@
 // workload whose weft feature is missing is simply not in the table.
 
 #include <weft/detail/frame_allocator.hpp> // thread_allocated_bytes(), for task_bytes
+#include <weft/sync/mpsc.hpp>
 #include <weft/sync/notify.hpp>
+#include <weft/sync/oneshot.hpp>
 #include <weft/weft.hpp>
 
 #include <algorithm>
@@ -56,6 +58,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <thread>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -161,6 +165,12 @@ weft::task<> join_all(std::vector<weft::join_handle<void>>* handles) {
         check(co_await h, "join_all");
 }
 
+// Runs one empty task through block_on (spawned and joined), so that the
+// workers exist.
+weft::task<> join_all_one(weft::runtime&) {
+    check(co_await weft::spawn(empty_task), "empty task");
+}
+
 std::vector<double> spawn_many_remote_idle(weft::runtime& rt, std::size_t iters) {
     std::vector<weft::join_handle<void>> handles;
     handles.reserve(k_num_spawn);
@@ -222,6 +232,158 @@ std::vector<double> chained_spawn(weft::runtime& rt, std::size_t iters) {
     return {per_op_ns(clock_type::now() - start, iters * k_chain)};
 }
 
+// ping_pong -------------------------------------------------------------------
+// Tokio's ping_pong (NUM_PINGS = 1,000) with void-like oneshot channels.
+constexpr std::size_t k_num_pings = 1'000;
+using signal_tx = weft::sync::oneshot::sender<void>;
+using signal_rx = weft::sync::oneshot::receiver<void>;
+
+weft::task<> pong_task(countdown* cd, signal_rx rx1, signal_tx tx2) {
+    if (!co_await rx1) throw std::runtime_error("ping_pong: ping's sender dropped");
+    if (!tx2.send()) throw std::runtime_error("ping_pong: ping's receiver dropped");
+    cd->count_down();
+}
+
+weft::task<> ping_task(countdown* cd) {
+    auto [tx1, rx1] = weft::sync::oneshot::channel<void>();
+    auto [tx2, rx2] = weft::sync::oneshot::channel<void>();
+    (void)weft::spawn(pong_task, cd, std::move(rx1), std::move(tx2));
+    if (!tx1.send()) throw std::runtime_error("ping_pong: pong's receiver dropped");
+    if (!co_await rx2) throw std::runtime_error("ping_pong: pong's sender dropped");
+    cd->count_down();
+}
+
+weft::task<> ping_pong_spawner(countdown* cd) {
+    for (std::size_t i = 0; i < k_num_pings; ++i)
+        (void)weft::spawn(ping_task, cd);
+    cd->count_down();
+    co_return;
+}
+
+weft::task<> ping_pong_root(countdown* cd) {
+    (void)weft::spawn(ping_pong_spawner, cd);
+    co_await cd->done.notified();
+}
+
+std::vector<double> ping_pong(weft::runtime& rt, std::size_t iters) {
+    auto cd = std::make_unique<countdown>();
+    auto start = clock_type::now();
+    for (std::size_t it = 0; it < iters; ++it) {
+        cd->remaining.store(2 * k_num_pings + 1, std::memory_order_relaxed);
+        rt.block_on(ping_pong_root(cd.get()));
+    }
+    return {per_op_ns(clock_type::now() - start, iters * k_num_pings)};
+}
+
+// idle_tasks_memory (fresh process per sample) -----------------------------------
+constexpr std::size_t k_idle_tasks = 1'000'000;
+
+struct idle_shared {
+    std::atomic<std::size_t> parked{0};
+    weft::sync::notify all_parked;
+    countdown done;
+};
+
+weft::task<> idle_parked_task(idle_shared* sh, signal_rx rx) {
+    if (sh->parked.fetch_add(1, std::memory_order_relaxed) + 1 == k_idle_tasks)
+        sh->all_parked.notify_one();
+    if (!co_await rx) throw std::runtime_error("idle_tasks_memory: sender dropped");
+    sh->done.count_down();
+}
+
+weft::task<> idle_spawner(idle_shared* sh, std::vector<signal_tx>* senders) {
+    for (auto& slot : *senders) {
+        auto [tx, rx] = weft::sync::oneshot::channel<void>();
+        (void)weft::spawn(idle_parked_task, sh, std::move(rx));
+        slot = std::move(tx);
+    }
+    co_return;
+}
+
+weft::task<> idle_root1(idle_shared* sh, std::vector<signal_tx>* senders) {
+    check(co_await weft::spawn(idle_spawner, sh, senders), "idle spawner");
+    co_await sh->all_parked.notified();
+}
+
+weft::task<> idle_sender(std::vector<signal_tx>* senders) {
+    for (auto& tx : *senders) {
+        if (!tx.send()) throw std::runtime_error("idle_tasks_memory: receiver dropped");
+        tx = signal_tx{}; // released after its send
+    }
+    co_return;
+}
+
+weft::task<> idle_root2(idle_shared* sh, std::vector<signal_tx>* senders) {
+    auto h = weft::spawn(idle_sender, senders);
+    co_await sh->done.done.notified();
+    check(co_await h, "idle sender");
+}
+
+std::vector<double> idle_tasks_memory(flavor fl) {
+    auto sh = std::make_unique<idle_shared>();
+    sh->done.remaining.store(k_idle_tasks, std::memory_order_relaxed);
+    weft::runtime rt = make_runtime(fl);
+    rt.block_on(join_all_one(rt));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::vector<signal_tx> senders(k_idle_tasks); // every slot written (empty senders)
+    std::uint64_t rss0 = rss_bytes();
+    auto t0 = clock_type::now();
+    rt.block_on(idle_root1(sh.get(), &senders));
+    auto spawn_elapsed = clock_type::now() - t0;
+    std::uint64_t rss1 = rss_bytes();
+    auto t2 = clock_type::now();
+    rt.block_on(idle_root2(sh.get(), &senders));
+    auto wake_elapsed = clock_type::now() - t2;
+    return {static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) /
+                static_cast<double>(k_idle_tasks),
+            per_op_ns(spawn_elapsed, k_idle_tasks), per_op_ns(wake_elapsed, k_idle_tasks)};
+}
+
+// mpsc_throughput ---------------------------------------------------------------
+constexpr std::size_t k_mpsc_capacity = 1'024;
+constexpr std::uint64_t k_producers = 4;
+constexpr std::uint64_t k_per_producer = 250'000;
+constexpr std::uint64_t k_total_msgs = k_producers * k_per_producer;
+
+weft::task<std::uint64_t> mpsc_consumer(weft::sync::mpsc::receiver<std::uint64_t> rx) {
+    std::uint64_t sum = 0;
+    for (std::uint64_t i = 0; i < k_total_msgs; ++i) {
+        std::optional<std::uint64_t> v = co_await rx.recv();
+        if (!v) throw std::runtime_error("mpsc_throughput: channel closed early");
+        sum += *v;
+    }
+    co_return sum;
+}
+
+weft::task<> mpsc_producer(weft::sync::mpsc::sender<std::uint64_t> tx, std::uint64_t p) {
+    for (std::uint64_t i = 0; i < k_per_producer; ++i)
+        if (!co_await tx.send(p * k_per_producer + i))
+            throw std::runtime_error("mpsc_throughput: receiver dropped");
+}
+
+weft::task<> mpsc_root() {
+    auto [tx, rx] = weft::sync::mpsc::channel<std::uint64_t>(k_mpsc_capacity);
+    auto consumer = weft::spawn(mpsc_consumer, std::move(rx));
+    std::vector<weft::join_handle<void>> producers;
+    producers.reserve(k_producers);
+    for (std::uint64_t p = 0; p < k_producers; ++p)
+        producers.push_back(weft::spawn(mpsc_producer, tx, p));
+    tx = {}; // drop ours
+    weft::result<std::uint64_t> sum = co_await consumer;
+    check(sum, "mpsc consumer");
+    if (*sum != k_total_msgs * (k_total_msgs - 1) / 2)
+        throw std::runtime_error("mpsc_throughput: lost or duplicated messages");
+    for (auto& h : producers)
+        check(co_await h, "mpsc producer");
+}
+
+std::vector<double> mpsc_throughput(weft::runtime& rt, std::size_t iters) {
+    auto start = clock_type::now();
+    for (std::size_t it = 0; it < iters; ++it)
+        rt.block_on(mpsc_root());
+    return {per_op_ns(clock_type::now() - start, iters * k_total_msgs)};
+}
+
 // task_bytes (weft only, not in WORKLOADS.md) -------------------------------------
 // Bytes that spawning one task allocates: a spawner task spawns 10,000 tasks
 // exactly like spawn_many_local's (a coroutine taking one pointer, counting
@@ -270,17 +432,21 @@ struct workload {
 };
 
 // Only the workloads implemented so far. Still to come, in WORKLOADS.md order:
-// ping_pong (K 100, ns/ping; needs sync::oneshot), idle_tasks_memory (fresh
-// process; bytes/task, :spawn, :wake; needs oneshot), mpsc_throughput (K 1,
-// ns/msg; needs sync::mpsc), timers (K 1, ms and :lateness us; needs
-// time::sleep_until), spawn_blocking (K 1, ns/call), and tcp_echo through
-// `echo-server` (needs net::tcp_listener).
+// timers (K 1, ms and :lateness us; needs time::sleep_until), spawn_blocking
+// (K 1, ns/call), and tcp_echo through `echo-server` (needs net::tcp_listener).
 std::vector<workload> const& workloads() {
     static std::vector<workload> const w = {
         {"spawn_many_local", 20, {{"", "ns/task"}}, spawn_many_local, nullptr},
         {"spawn_many_remote_idle", 20, {{"", "ns/task"}}, spawn_many_remote_idle, nullptr},
         {"yield_many", 5, {{"", "ns/yield"}}, yield_many, nullptr},
+        {"ping_pong", 100, {{"", "ns/ping"}}, ping_pong, nullptr},
         {"chained_spawn", 200, {{"", "ns/spawn"}}, chained_spawn, nullptr},
+        {"idle_tasks_memory",
+         1,
+         {{"", "bytes/task"}, {":spawn", "ns/task"}, {":wake", "ns/task"}},
+         nullptr,
+         idle_tasks_memory},
+        {"mpsc_throughput", 1, {{"", "ns/msg"}}, mpsc_throughput, nullptr},
         // weft's own figure (no Tokio/Asio counterpart): see task_bytes above.
         {"task_bytes", 1, {{"", "bytes/task"}}, task_bytes, nullptr},
     };

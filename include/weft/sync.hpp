@@ -3,3 +3,11 @@
 #pragma once
 
 #include "weft/sync/notify.hpp"
+#include "weft/sync/semaphore.hpp"
+#include "weft/sync/mutex.hpp"
+#include "weft/sync/rw_lock.hpp"
+#include "weft/sync/barrier.hpp"
+#include "weft/sync/broadcast.hpp"
+#include "weft/sync/mpsc.hpp"
+#include "weft/sync/oneshot.hpp"
+#include "weft/sync/watch.hpp"

@@ -14,3 +14,4 @@
 #include "weft/task_id.hpp"
 #include "weft/time.hpp"
 #include "weft/yield_now.hpp"
+#include "weft/cancellation_token.hpp"
