@@ -67,6 +67,9 @@ weft::task<int> async_main() {
     co_return 0;
 }
 
+// #[tokio::main(flavor = "current_thread")]: one thread runs every task, so
+// the interleaving above is deterministic (see step 3).
 int main() {
-    return weft::block_on(async_main);
+    weft::runtime rt = weft::runtime::current_thread().build();
+    return rt.block_on(async_main);
 }
