@@ -239,7 +239,9 @@ using signal_tx = weft::sync::oneshot::sender<void>;
 using signal_rx = weft::sync::oneshot::receiver<void>;
 
 weft::task<> pong_task(countdown* cd, signal_rx rx1, signal_tx tx2) {
-    if (!co_await rx1) throw std::runtime_error("ping_pong: ping's sender dropped");
+    // (The result is named: GCC 12 miscompiles `if (!co_await x) throw ...`.)
+    auto got = co_await rx1;
+    if (!got) throw std::runtime_error("ping_pong: ping's sender dropped");
     if (!tx2.send()) throw std::runtime_error("ping_pong: ping's receiver dropped");
     cd->count_down();
 }
@@ -249,7 +251,8 @@ weft::task<> ping_task(countdown* cd) {
     auto [tx2, rx2] = weft::sync::oneshot::channel<void>();
     (void)weft::spawn(pong_task, cd, std::move(rx1), std::move(tx2));
     if (!tx1.send()) throw std::runtime_error("ping_pong: pong's receiver dropped");
-    if (!co_await rx2) throw std::runtime_error("ping_pong: pong's sender dropped");
+    auto got = co_await rx2;
+    if (!got) throw std::runtime_error("ping_pong: pong's sender dropped");
     cd->count_down();
 }
 
@@ -287,14 +290,17 @@ struct idle_shared {
 weft::task<> idle_parked_task(idle_shared* sh, signal_rx rx) {
     if (sh->parked.fetch_add(1, std::memory_order_relaxed) + 1 == k_idle_tasks)
         sh->all_parked.notify_one();
-    if (!co_await rx) throw std::runtime_error("idle_tasks_memory: sender dropped");
+    auto got = co_await rx;
+    if (!got) throw std::runtime_error("idle_tasks_memory: sender dropped");
     sh->done.count_down();
 }
 
 weft::task<> idle_spawner(idle_shared* sh, std::vector<signal_tx>* senders) {
     for (auto& slot : *senders) {
         auto [tx, rx] = weft::sync::oneshot::channel<void>();
-        (void)weft::spawn(idle_parked_task, sh, std::move(rx));
+        // The task object itself is spawned (Tokio: `tokio::spawn(async move {..})`):
+        // the arguments live in the coroutine frame only.
+        (void)weft::spawn(idle_parked_task(sh, std::move(rx)));
         slot = std::move(tx);
     }
     co_return;
@@ -334,8 +340,7 @@ std::vector<double> idle_tasks_memory(flavor fl) {
     auto t2 = clock_type::now();
     rt.block_on(idle_root2(sh.get(), &senders));
     auto wake_elapsed = clock_type::now() - t2;
-    return {static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) /
-                static_cast<double>(k_idle_tasks),
+    return {static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) / static_cast<double>(k_idle_tasks),
             per_op_ns(spawn_elapsed, k_idle_tasks), per_op_ns(wake_elapsed, k_idle_tasks)};
 }
 
@@ -356,9 +361,10 @@ weft::task<std::uint64_t> mpsc_consumer(weft::sync::mpsc::receiver<std::uint64_t
 }
 
 weft::task<> mpsc_producer(weft::sync::mpsc::sender<std::uint64_t> tx, std::uint64_t p) {
-    for (std::uint64_t i = 0; i < k_per_producer; ++i)
-        if (!co_await tx.send(p * k_per_producer + i))
-            throw std::runtime_error("mpsc_throughput: receiver dropped");
+    for (std::uint64_t i = 0; i < k_per_producer; ++i) {
+        auto sent = co_await tx.send(p * k_per_producer + i);
+        if (!sent) throw std::runtime_error("mpsc_throughput: receiver dropped");
+    }
 }
 
 weft::task<> mpsc_root() {

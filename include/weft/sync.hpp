@@ -7,3 +7,7 @@
 #include "weft/sync/mutex.hpp"
 #include "weft/sync/rw_lock.hpp"
 #include "weft/sync/barrier.hpp"
+#include "weft/sync/broadcast.hpp"
+#include "weft/sync/mpsc.hpp"
+#include "weft/sync/oneshot.hpp"
+#include "weft/sync/watch.hpp"
