@@ -390,6 +390,52 @@ std::vector<double> mpsc_throughput(weft::runtime& rt, std::size_t iters) {
     return {per_op_ns(clock_type::now() - start, iters * k_total_msgs)};
 }
 
+// timers ------------------------------------------------------------------------
+// A task spawns 100,000 tasks; task i sleeps until start + (i % 50 + 1) ms and
+// adds how late it woke to a shared sum. Figures: wall time per iteration
+// minus the 50 ms of the longest sleep, and the mean lateness.
+constexpr std::size_t k_timers = 100'000;
+
+struct timers_shared {
+    std::atomic<std::uint64_t> late_ns{0};
+    countdown done;
+};
+
+weft::task<> timer_sleeper(std::size_t i, timers_shared* sh) {
+    auto d = std::chrono::milliseconds(i % 50 + 1);
+    weft::time::instant deadline = weft::time::instant::now() + d;
+    co_await weft::time::sleep_until(deadline);
+    auto late = weft::time::instant::now().duration_since(deadline);
+    sh->late_ns.fetch_add(static_cast<std::uint64_t>(late.count()), std::memory_order_relaxed);
+    sh->done.count_down();
+}
+
+weft::task<> timers_spawner(timers_shared* sh) {
+    for (std::size_t i = 0; i < k_timers; ++i)
+        (void)weft::spawn(timer_sleeper, i, sh);
+    sh->done.count_down();
+    co_return;
+}
+
+weft::task<> timers_root(timers_shared* sh) {
+    (void)weft::spawn(timers_spawner, sh);
+    co_await sh->done.done.notified();
+}
+
+std::vector<double> timers(weft::runtime& rt, std::size_t iters) {
+    auto sh = std::make_unique<timers_shared>();
+    auto start = clock_type::now();
+    for (std::size_t it = 0; it < iters; ++it) {
+        sh->done.remaining.store(k_timers + 1, std::memory_order_relaxed);
+        rt.block_on(timers_root(sh.get()));
+    }
+    double total_ms = std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+    double overhead_ms = total_ms / static_cast<double>(iters) - 50.0;
+    double lateness_us =
+        static_cast<double>(sh->late_ns.load()) / static_cast<double>(k_timers * iters) / 1e3;
+    return {overhead_ms, lateness_us};
+}
+
 // task_bytes (weft only, not in WORKLOADS.md) -------------------------------------
 // Bytes that spawning one task allocates: a spawner task spawns 10,000 tasks
 // exactly like spawn_many_local's (a coroutine taking one pointer, counting
@@ -453,6 +499,7 @@ std::vector<workload> const& workloads() {
          nullptr,
          idle_tasks_memory},
         {"mpsc_throughput", 1, {{"", "ns/msg"}}, mpsc_throughput, nullptr},
+        {"timers", 1, {{"", "ms"}, {":lateness", "us"}}, timers, nullptr},
         // weft's own figure (no Tokio/Asio counterpart): see task_bytes above.
         {"task_bytes", 1, {{"", "bytes/task"}}, task_bytes, nullptr},
     };

@@ -11,7 +11,10 @@ namespace weft::detail {
 
 namespace {
 
-constexpr std::size_t granule = 16;
+// Classes are 8 bytes apart. Coroutine frames are rounded to 16 and carved
+// 16-byte aligned (what operator new promises); task headers need only 8,
+// so a 72-byte header takes a 72-byte block, not an 80-byte one.
+constexpr std::size_t granule = 8;
 constexpr std::size_t max_pooled = 1024;
 constexpr std::size_t num_classes = max_pooled / granule;
 constexpr std::size_t slab_bytes = 64 * 1024;
@@ -50,6 +53,8 @@ struct thread_pool {
     std::array<free_list, num_classes> lists{};
     char* slab_cur = nullptr;
     char* slab_end = nullptr;
+    char* odd_cur = nullptr;
+    char* odd_end = nullptr;
     std::uint64_t allocated = 0;
 
     ~thread_pool() {
@@ -62,6 +67,14 @@ struct thread_pool {
 
     void* carve(std::size_t cls) {
         std::size_t sz = (cls + 1) * granule;
+        // Sizes that are odd multiples of 8 (task headers) come from a slab
+        // of their own, so that they never knock the frames' slab off its
+        // 16-byte alignment (which would waste 8 bytes per block).
+        if (sz % 16 != 0) return carve_from(odd_cur, odd_end, sz);
+        return carve_from(slab_cur, slab_end, sz);
+    }
+
+    void* carve_from(char*& slab_cur, char*& slab_end, std::size_t sz) {
         if (static_cast<std::size_t>(slab_end - slab_cur) < sz) {
             void* slab = ::operator new(slab_bytes);
             {
@@ -117,8 +130,9 @@ constinit thread_local std::uint64_t tls_allocated = 0;
 
 } // namespace
 
-void* frame_allocate(std::size_t size) {
-    tls_allocated += size;
+namespace {
+
+void* pool_allocate(std::size_t size) {
 #if WEFT_POOL_FRAMES
     if (size <= max_pooled && size != 0) {
         std::size_t cls = class_of(size);
@@ -136,7 +150,7 @@ void* frame_allocate(std::size_t size) {
     return ::operator new(size);
 }
 
-void frame_deallocate(void* ptr, std::size_t size) noexcept {
+void pool_deallocate(void* ptr, std::size_t size) noexcept {
 #if WEFT_POOL_FRAMES
     if (size <= max_pooled && size != 0) {
         std::size_t cls = class_of(size);
@@ -150,6 +164,28 @@ void frame_deallocate(void* ptr, std::size_t size) noexcept {
     }
 #endif
     ::operator delete(ptr, size);
+}
+
+std::size_t round16(std::size_t n) noexcept {
+    return (n + 15) & ~std::size_t{15};
+}
+std::size_t round8(std::size_t n) noexcept {
+    return (n + 7) & ~std::size_t{7};
+}
+
+} // namespace
+
+void* frame_allocate(std::size_t size) {
+    return pool_allocate(round16(size));
+}
+void frame_deallocate(void* p, std::size_t size) noexcept {
+    pool_deallocate(p, round16(size));
+}
+void* header_allocate(std::size_t size) {
+    return pool_allocate(round8(size));
+}
+void header_deallocate(void* p, std::size_t size) noexcept {
+    pool_deallocate(p, round8(size));
 }
 
 std::uint64_t thread_allocated_bytes() noexcept {

@@ -62,7 +62,9 @@ private:
 
 class runtime_base : public runtime_core, public scheduler {
 public:
-    explicit runtime_base(runtime_config cfg) : cfg_(std::move(cfg)), time_(cfg_.start_paused) {}
+    explicit runtime_base(runtime_config cfg)
+        : cfg_(std::move(cfg)), time_(cfg_.start_paused),
+          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4) {}
 
     scheduler* task_scheduler() noexcept override { return this; }
     void submit(task_header* t) noexcept override;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <climits>
 #include <string>
@@ -15,7 +16,8 @@ namespace weft::detail {
 
 // --- owned_tasks ---------------------------------------------------------------
 
-owned_tasks::owned_tasks() : shards_(new shard[num_shards]) {}
+owned_tasks::owned_tasks(std::size_t shards)
+    : num_shards_(std::bit_ceil(shards < 4 ? 4 : shards)), shards_(new shard[num_shards_]) {}
 
 bool owned_tasks::bind(task_header* t) noexcept {
     shard& s = shard_of(t);
@@ -40,14 +42,14 @@ bool owned_tasks::remove(task_header* t) noexcept {
 }
 
 void owned_tasks::close() noexcept {
-    for (std::size_t i = 0; i < num_shards; ++i) {
+    for (std::size_t i = 0; i < num_shards_; ++i) {
         std::lock_guard lk(shards_[i].mu);
         shards_[i].closed = true;
     }
 }
 
 task_header* owned_tasks::any() noexcept {
-    for (std::size_t i = 0; i < num_shards; ++i) {
+    for (std::size_t i = 0; i < num_shards_; ++i) {
         std::lock_guard lk(shards_[i].mu);
         if (!shards_[i].tasks.empty()) {
             task_header* t = shards_[i].tasks.back();
@@ -60,7 +62,7 @@ task_header* owned_tasks::any() noexcept {
 
 std::uint64_t owned_tasks::alive() const noexcept {
     std::uint64_t n = 0;
-    for (std::size_t i = 0; i < num_shards; ++i) {
+    for (std::size_t i = 0; i < num_shards_; ++i) {
         std::lock_guard lk(shards_[i].mu);
         n += shards_[i].tasks.size();
     }
@@ -69,7 +71,7 @@ std::uint64_t owned_tasks::alive() const noexcept {
 
 std::uint64_t owned_tasks::spawned() const noexcept {
     std::uint64_t n = 0;
-    for (std::size_t i = 0; i < num_shards; ++i) {
+    for (std::size_t i = 0; i < num_shards_; ++i) {
         std::lock_guard lk(shards_[i].mu);
         n += shards_[i].spawned;
     }
@@ -121,7 +123,23 @@ task_header* inject_queue::pop() noexcept {
     head_ = (head_ + 1) & (ring_.size() - 1);
     --count_;
     len_.store(count_, std::memory_order_release);
+    shrink_if_drained();
     return t;
+}
+
+void inject_queue::shrink_if_drained() noexcept {
+    // A burst (a million spawns overflowing a worker) can grow the ring to
+    // megabytes; give that back once it is drained, so that parked tasks do
+    // not pay 8 bytes each for a queue they left long ago.
+    if (count_ == 0 && ring_.size() > shrink_above) {
+        std::vector<task_header*>().swap(ring_);
+        try {
+            ring_.resize(256);
+        } catch (...) {
+            ring_.resize(1); // keep a valid power-of-two ring; grow() recovers
+        }
+        head_ = 0;
+    }
 }
 
 std::size_t inject_queue::pop_n(task_header** out, std::size_t max) noexcept {
@@ -134,6 +152,7 @@ std::size_t inject_queue::pop_n(task_header** out, std::size_t max) noexcept {
     }
     count_ -= n;
     len_.store(count_, std::memory_order_release);
+    shrink_if_drained();
     return n;
 }
 

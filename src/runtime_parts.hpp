@@ -35,7 +35,8 @@ namespace weft::detail {
 
 class owned_tasks {
 public:
-    owned_tasks();
+    /// `shards`: a power of two (the runtime picks 4 per worker, as Tokio).
+    explicit owned_tasks(std::size_t shards);
 
     /// Adds `t`; false when the registry is closed.
     bool bind(task_header* t) noexcept;
@@ -48,26 +49,52 @@ public:
     /// Calls `f(t)` for each registered task under the shard's lock.
     template <class F>
     void for_each(F&& f) {
-        for (std::size_t i = 0; i < num_shards; ++i) {
+        for (std::size_t i = 0; i < num_shards_; ++i) {
             std::lock_guard lk(shards_[i].mu);
-            for (task_header* t : shards_[i].tasks)
-                f(t);
+            for (std::size_t k = 0; k < shards_[i].tasks.size(); ++k)
+                f(shards_[i].tasks[k]);
         }
     }
     std::uint64_t alive() const noexcept;
     std::uint64_t spawned() const noexcept;
 
 private:
-    static constexpr std::size_t num_shards = 64;
+    /// A vector of task pointers in 2 KiB blocks: no doubling slack (a
+    /// million parked tasks cost 8 bytes each here, not up to 16), and
+    /// growth never copies. Keeps one spare block so that a shard that
+    /// hovers at a block boundary does not allocate on every spawn.
+    class segmented {
+    public:
+        static constexpr std::size_t block = 256;
+        std::size_t size() const noexcept { return size_; }
+        bool empty() const noexcept { return size_ == 0; }
+        task_header*& operator[](std::size_t i) noexcept { return blocks_[i / block][i % block]; }
+        task_header*& back() noexcept { return (*this)[size_ - 1]; }
+        void push_back(task_header* t) {
+            if (size_ == blocks_.size() * block)
+                blocks_.push_back(std::make_unique<task_header*[]>(block));
+            (*this)[size_++] = t;
+        }
+        void pop_back() noexcept {
+            --size_;
+            if (blocks_.size() * block - size_ >= 2 * block) blocks_.pop_back();
+        }
+
+    private:
+        std::vector<std::unique_ptr<task_header*[]>> blocks_;
+        std::size_t size_ = 0;
+    };
+
     struct alignas(64) shard {
         spin_mutex mu;
-        std::vector<task_header*> tasks;
+        segmented tasks;
         bool closed = false;
         std::uint64_t spawned = 0;
     };
     shard& shard_of(const task_header* t) noexcept {
-        return shards_[(t->id >> 10) & (num_shards - 1)];
+        return shards_[(t->id >> 10) & (num_shards_ - 1)];
     }
+    std::size_t num_shards_;
     std::unique_ptr<shard[]> shards_;
 };
 
@@ -86,7 +113,9 @@ public:
     bool is_closed() const noexcept;
 
 private:
+    static constexpr std::size_t shrink_above = 64 * 1024; // entries
     void grow();
+    void shrink_if_drained() noexcept;
     mutable spin_mutex mu_;
     std::vector<task_header*> ring_ = std::vector<task_header*>(256);
     std::size_t head_ = 0;

@@ -161,7 +161,9 @@ auto block_on_core(runtime_core& rt, F&& f, Args&&... args) {
     auto h = [&] {
         if constexpr (sizeof...(Args) == 0 && is_task<std::decay_t<F>>::value) {
             using R = typename std::decay_t<F>::value_type;
-            return make_root(adopt_task<R>{std::move(f)});
+            static_assert(!std::is_reference_v<R>,
+                          "weft::block_on: the task's output must be a value");
+            return root_handle<R>{adopt_root(nullptr, std::move(f))};
         } else {
             return make_root(make_callable(std::forward<F>(f), std::forward<Args>(args)...));
         }

@@ -59,11 +59,11 @@ struct bound_call {
     }
 };
 
-/// Adapts an already-created task to the callable shape.
-template <class R>
-struct adopt_task {
-    task<R> t;
-    task<R> operator()() { return std::move(t); }
+/// The callable of a task spawned in task form: there is none (empty, so
+/// it takes no bytes); the root coroutine is adopted directly.
+struct adopted_root {
+    template <class R>
+    task<R> operator()() const; // never called
 };
 
 /// How a task's output is kept between completion and the join: a value
@@ -95,8 +95,8 @@ public:
 
     C& callable() noexcept { return storage_.fn(); }
 
-    static void* operator new(std::size_t n) { return frame_allocate(n); }
-    static void operator delete(void* p, std::size_t n) noexcept { frame_deallocate(p, n); }
+    static void* operator new(std::size_t n) { return header_allocate(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { header_deallocate(p, n); }
 
     static const task_vtable vtable;
 
@@ -191,6 +191,15 @@ template <class C, class R>
 const task_vtable spawned_task<C, R>::vtable = {&finish_fn,      &drop_callable_fn, &drop_output_fn,
                                                 &read_output_fn, &dealloc_fn,       &scopes_fn};
 
+/// Builds a spawned_task around an existing root coroutine.
+template <class R>
+auto adopt_root(scheduler* s, task<R>&& root) {
+    if (!root.valid()) throw std::logic_error("weft::spawn: empty task");
+    auto* t = new spawned_task<adopted_root, R>(s, next_task_id(), adopted_root{});
+    t->root = t->resume_point = root.release();
+    return t;
+}
+
 template <class C>
 using callable_result_t = std::invoke_result_t<C&&>;
 
@@ -233,7 +242,11 @@ template <class F, class... Args>
 auto spawn_on(runtime_core* rt, F&& f, Args&&... args) {
     if constexpr (sizeof...(Args) == 0 && is_task<std::decay_t<F>>::value) {
         using R = typename std::decay_t<F>::value_type;
-        return spawn_callable(rt, adopt_task<R>{std::move(f)});
+        static_assert(!std::is_reference_v<R>,
+                      "weft::spawn: a spawned task's output must be a value");
+        auto* t = adopt_root(runtime_scheduler(rt), std::move(f));
+        submit_spawned(rt, t);
+        return join_handle<R>(t);
     } else {
         return spawn_callable(rt, make_callable(std::forward<F>(f), std::forward<Args>(args)...));
     }

@@ -4,6 +4,7 @@
 // tour and docs/ for the guide.
 #pragma once
 
+#include "weft/cancellation_token.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime.hpp"
@@ -14,4 +15,3 @@
 #include "weft/task_id.hpp"
 #include "weft/time.hpp"
 #include "weft/yield_now.hpp"
-#include "weft/cancellation_token.hpp"

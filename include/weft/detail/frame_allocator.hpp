@@ -1,4 +1,5 @@
 // Per-thread size-class pools for coroutine frames and task headers.
+// Classes are 8 bytes apart; frames use the 16-byte multiples only.
 //
 // Spawning a task allocates two blocks: the task header (with the callable)
 // and the root coroutine frame; every awaited task<T> allocates its frame.
@@ -29,8 +30,12 @@
 
 namespace weft::detail {
 
+/// Coroutine frames: 16-byte aligned, sizes rounded up to 16.
 void* frame_allocate(std::size_t size);
 void frame_deallocate(void* p, std::size_t size) noexcept;
+/// Task headers (8-byte alignment is enough): sizes rounded up to 8.
+void* header_allocate(std::size_t size);
+void header_deallocate(void* p, std::size_t size) noexcept;
 
 /// Bytes requested through frame_allocate on this thread since it started.
 std::uint64_t thread_allocated_bytes() noexcept;

@@ -133,7 +133,10 @@ struct inner {
     ~inner() {}
 
     static inner* make() {
-        void* p = weft::detail::frame_allocate(sizeof(inner));
+        // 8-byte alignment is enough unless the value needs more; then the
+        // 16-byte frame classes are used.
+        void* p = alignof(inner) <= 8 ? weft::detail::header_allocate(sizeof(inner))
+                                      : weft::detail::frame_allocate(sizeof(inner));
         return ::new (p) inner();
     }
 
@@ -147,7 +150,10 @@ struct inner {
         if (s & bits::rx_waker) take_rx().reset();
         if (s & bits::tx_waker) take_tx().reset();
         this->~inner();
-        weft::detail::frame_deallocate(this, sizeof(inner));
+        if constexpr (alignof(inner) <= 8)
+            weft::detail::header_deallocate(this, sizeof(inner));
+        else
+            weft::detail::frame_deallocate(this, sizeof(inner));
     }
 
     weft::detail::waker take_rx() noexcept {
