@@ -175,13 +175,17 @@ std::size_t round8(std::size_t n) noexcept {
 
 } // namespace
 
+// thread_allocated_bytes counts the bytes asked for (as Tokio's figure
+// does), not the size class they land in.
 void* frame_allocate(std::size_t size) {
+    tls_allocated += size;
     return pool_allocate(round16(size));
 }
 void frame_deallocate(void* p, std::size_t size) noexcept {
     pool_deallocate(p, round16(size));
 }
 void* header_allocate(std::size_t size) {
+    tls_allocated += size;
     return pool_allocate(round8(size));
 }
 void header_deallocate(void* p, std::size_t size) noexcept {
