@@ -58,14 +58,13 @@ struct world {
     std::atomic<long> values{0}, cancelled{0}, panics{0};
     std::atomic<std::uint64_t> next_key{1};
 
-    std::uint64_t new_key(std::uint64_t seed) {
-        return mix(seed ^ next_key.fetch_add(1)) | 1;
-    }
+    std::uint64_t new_key(std::uint64_t seed) { return mix(seed ^ next_key.fetch_add(1)) | 1; }
 
     /// Checks a joined result against the job's key.
     void check(weft::result<int>& r, std::uint64_t key, int depth) {
         if (r.has_value()) {
-            if (*r != expected_value(key) || kind_of(key, depth) == thrower) violations.fetch_add(1);
+            if (*r != expected_value(key) || kind_of(key, depth) == thrower)
+                violations.fetch_add(1);
             values.fetch_add(1);
             return;
         }

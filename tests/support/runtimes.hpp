@@ -92,11 +92,11 @@ protected:
     weft::runtime make_runtime() const { return builder_for(GetParam()).build(); }
 };
 
-#define WEFT_INSTANTIATE_FLAVORS(Suite)                                                         \
-    INSTANTIATE_TEST_SUITE_P(Flavors, Suite,                                                    \
-                             ::testing::Values(::weft_test::flavor::multi_thread,               \
-                                               ::weft_test::flavor::current_thread),            \
-                             ::weft_test::flavor_name)
+#define WEFT_INSTANTIATE_FLAVORS(Suite)                                                            \
+    INSTANTIATE_TEST_SUITE_P(                                                                      \
+        Flavors, Suite,                                                                            \
+        ::testing::Values(::weft_test::flavor::multi_thread, ::weft_test::flavor::current_thread), \
+        ::weft_test::flavor_name)
 
 // --- seeds --------------------------------------------------------------------
 
@@ -108,9 +108,9 @@ inline std::uint64_t test_seed() {
     return (std::uint64_t{rd()} << 32) ^ rd();
 }
 
-#define WEFT_SEED_TRACE(seed)                                                                   \
-    SCOPED_TRACE(::testing::Message() << "seed " << (seed) << " (rerun with WEFT_TEST_SEED="   \
-                                      << (seed) << ")");                                        \
+#define WEFT_SEED_TRACE(seed)                                                                      \
+    SCOPED_TRACE(::testing::Message()                                                              \
+                 << "seed " << (seed) << " (rerun with WEFT_TEST_SEED=" << (seed) << ")");         \
     ::testing::Test::RecordProperty("seed", std::to_string(seed))
 
 // --- watchdog -------------------------------------------------------------------

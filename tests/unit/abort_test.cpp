@@ -64,13 +64,16 @@ TEST(Abort, BeforeFirstPollTheTaskNeverRuns) {
     weft::runtime rt = weft::runtime::current_thread().build();
     counter c;
     std::atomic<int> ran{0};
-    auto h = rt.spawn([&ran, obj = counted(c, 1)](counted arg) -> weft::task<int> {
-        ran.fetch_add(1);
-        co_return obj.value() + arg.value();
-    }, counted(c, 2));
+    auto h = rt.spawn(
+        [&ran, obj = counted(c, 1)](counted arg) -> weft::task<int> {
+            ran.fetch_add(1);
+            co_return obj.value() + arg.value();
+        },
+        counted(c, 2));
     EXPECT_FALSE(h.is_finished());
     h.abort();
-    weft::result<int> r = rt.block_on([&]() -> weft::task<weft::result<int>> { co_return co_await h; });
+    weft::result<int> r =
+        rt.block_on([&]() -> weft::task<weft::result<int>> { co_return co_await h; });
     EXPECT_FALSE(r.has_value());
     EXPECT_TRUE(r.error().is_cancelled());
     EXPECT_EQ(ran.load(), 0) << "a task aborted before its first poll must never run";
@@ -161,8 +164,8 @@ TEST_P(AbortFlavors, AbortFromAnotherThread) {
     std::atomic<int> after{0};
     counter c;
     rt.block_on([&]() -> weft::task<> {
-        auto h = weft::spawn(weft_test::park_forever<counted>, std::ref(never), counted(c, 1),
-                             &after);
+        auto h =
+            weft::spawn(weft_test::park_forever<counted>, std::ref(never), counted(c, 1), &after);
         std::thread t([a = h.abort_handle()] { a.abort(); });
         weft::result<int> r = co_await h;
         t.join();
@@ -209,7 +212,7 @@ TEST_P(AbortFlavors, RunningTaskThatAbortsItselfStopsAtItsNextSuspension) {
             self.abort();        // we are running: takes effect at the next suspension
             before.fetch_add(1); // still runs
             co_await weft::yield_now();
-            after.fetch_add(1);  // must not run
+            after.fetch_add(1); // must not run
             co_return obj.value();
         });
         self = h.abort_handle();

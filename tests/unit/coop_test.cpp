@@ -226,7 +226,9 @@ TEST(Coop, YieldingTaskRunsAfterTasksReadyBeforeIt) {
         // Both ready; whichever order they start in (current_thread: FIFO;
         // multi_thread: the LIFO slot runs b first), a's yield lets b run
         // before a continues.
-        auto pos = [&](const char* s) { return std::find(log.begin(), log.end(), s) - log.begin(); };
+        auto pos = [&](const char* s) {
+            return std::find(log.begin(), log.end(), s) - log.begin();
+        };
         ASSERT_EQ(log.size(), 3u);
         EXPECT_LT(pos("a1"), pos("a2"));
         EXPECT_LT(pos("b"), pos("a2")) << "yield_now must let the ready task run first";

@@ -206,12 +206,12 @@ TEST_P(JoinHandleFlavors, AbortHandleIsCopyableAndAbortsThroughAnyCopy) {
     std::atomic<int> after{0};
     counter c;
     rt.block_on([&]() -> weft::task<> {
-        auto h = weft::spawn(weft_test::park_forever<counted>, std::ref(never), counted(c, 1),
-                             &after);
+        auto h =
+            weft::spawn(weft_test::park_forever<counted>, std::ref(never), counted(c, 1), &after);
         weft::abort_handle a = h.abort_handle();
-        weft::abort_handle b = a;       // copy
+        weft::abort_handle b = a; // copy
         weft::abort_handle d;
-        d = b;                          // copy-assign
+        d = b; // copy-assign
         weft::abort_handle e = std::move(b);
         EXPECT_EQ(a.id(), h.id());
         EXPECT_EQ(d.id(), h.id());
@@ -250,8 +250,8 @@ TEST_P(JoinHandleFlavors, AbortThroughJoinHandleGivesCancelled) {
     std::atomic<int> after{0};
     counter c;
     rt.block_on([&]() -> weft::task<> {
-        auto h = weft::spawn(weft_test::park_forever<counted>, std::ref(never), counted(c, 1),
-                             &after);
+        auto h =
+            weft::spawn(weft_test::park_forever<counted>, std::ref(never), counted(c, 1), &after);
         h.abort();
         weft::result<int> r = co_await h;
         EXPECT_TRUE(r.error().is_cancelled());

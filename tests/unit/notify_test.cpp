@@ -60,8 +60,8 @@ TEST_P(NotifyFlavors, NotifyOneBeforeNotifiedStoresOnePermitThatDoesNotAccumulat
     rt.block_on([&]() -> weft::task<> {
         n.notify_one();
         n.notify_one();
-        n.notify_one();              // still one permit
-        co_await n.notified();       // takes it at once
+        n.notify_one();        // still one permit
+        co_await n.notified(); // takes it at once
         auto probe = n.notified();
         EXPECT_FALSE(probe.await_ready()) << "permits must not add up";
 
@@ -90,7 +90,8 @@ TEST(Notify, PermitIsVisibleWithoutARuntime) {
     }
     {
         auto b = n.notified();
-        EXPECT_FALSE(b.await_ready()) << "the second notify_one must not have stored a second permit";
+        EXPECT_FALSE(b.await_ready())
+            << "the second notify_one must not have stored a second permit";
     }
 }
 
@@ -226,11 +227,11 @@ TEST(Notify, AbortedWaiterChosenByNotifyOnePassesItOnToTheNextWaiter) {
         std::atomic<long> woke{0};
         rt.block_on([&]() -> weft::task<> {
             auto controller = weft::spawn([&]() -> weft::task<> {
-                auto first = weft::spawn(plain_waiter, std::ref(n), std::ref(progress),
-                                         std::ref(woke), 1);
+                auto first =
+                    weft::spawn(plain_waiter, std::ref(n), std::ref(progress), std::ref(woke), 1);
                 co_await weft::yield_now();
-                auto second = weft::spawn(plain_waiter, std::ref(n), std::ref(progress),
-                                          std::ref(woke), 2);
+                auto second =
+                    weft::spawn(plain_waiter, std::ref(n), std::ref(progress), std::ref(woke), 2);
                 co_await weft::yield_now();
                 n.notify_one(); // chooses `first` (FIFO), which has not run yet...
                 first.abort();  // ...and is aborted before it does
@@ -256,8 +257,8 @@ TEST(Notify, AbortedWaiterChosenByNotifyOneWithNobodyElseLeavesAPermit) {
         std::atomic<long> woke{0};
         rt.block_on([&]() -> weft::task<> {
             auto controller = weft::spawn([&]() -> weft::task<> {
-                auto only = weft::spawn(plain_waiter, std::ref(n), std::ref(progress),
-                                        std::ref(woke), 1);
+                auto only =
+                    weft::spawn(plain_waiter, std::ref(n), std::ref(progress), std::ref(woke), 1);
                 co_await weft::yield_now();
                 n.notify_one();
                 only.abort();
@@ -332,9 +333,10 @@ TEST(Notify, AbortedChosenWaitersNeverLoseANotificationRandomized) {
         for (int round = 0; round < rounds; ++round) {
             std::mt19937_64 rng(seed + static_cast<std::uint64_t>(round) * 7919 +
                                 static_cast<std::uint64_t>(which));
-            const int waiters = 2 + static_cast<int>(rng() % 9);              // 2..10
+            const int waiters = 2 + static_cast<int>(rng() % 9);                         // 2..10
             const int aborts = static_cast<int>(rng() % static_cast<unsigned>(waiters)); // 0..w-1
-            const int notifies = 1 + static_cast<int>(rng() % static_cast<unsigned>(waiters - aborts));
+            const int notifies =
+                1 + static_cast<int>(rng() % static_cast<unsigned>(waiters - aborts));
             std::vector<int> victims(static_cast<std::size_t>(waiters));
             for (int i = 0; i < waiters; ++i)
                 victims[static_cast<std::size_t>(i)] = i;
@@ -413,9 +415,9 @@ TEST(Notify, AbortedChosenWaitersNeverLoseANotificationRandomized) {
             });
             notifier.join();
             aborter.join();
-            ASSERT_FALSE(wd.fired()) << "round " << round << ": a notification was lost ("
-                                     << waiters << " waiters, " << aborts << " aborted, "
-                                     << notifies << " notify_one)";
+            ASSERT_FALSE(wd.fired())
+                << "round " << round << ": a notification was lost (" << waiters << " waiters, "
+                << aborts << " aborted, " << notifies << " notify_one)";
             EXPECT_EQ(woke.load(), notifies)
                 << "round " << round << ": each notify_one must wake exactly one waiter ("
                 << waiters << " waiters, " << aborts << " aborted)";

@@ -140,8 +140,8 @@ TEST(JoinError, CancelledKind) {
 }
 
 TEST(JoinError, PanicKindRethrowsTheOriginalException) {
-    weft::join_error e = weft::join_error::panic(weft::task_id(99),
-                                                 std::make_exception_ptr(custom_error(13)));
+    weft::join_error e =
+        weft::join_error::panic(weft::task_id(99), std::make_exception_ptr(custom_error(13)));
     EXPECT_TRUE(e.is_panic());
     EXPECT_FALSE(e.is_cancelled());
     std::string what = e.what();
@@ -159,8 +159,8 @@ TEST(JoinError, PanicKindRethrowsTheOriginalException) {
 }
 
 TEST(JoinError, PanicWithANonStdException) {
-    weft::join_error e = weft::join_error::panic(
-        weft::task_id(5), std::make_exception_ptr(not_a_std_exception{21}));
+    weft::join_error e =
+        weft::join_error::panic(weft::task_id(5), std::make_exception_ptr(not_a_std_exception{21}));
     EXPECT_TRUE(e.is_panic());
     EXPECT_NE(std::string(e.what()).find('5'), std::string::npos);
     try {

@@ -353,8 +353,8 @@ TEST_P(RuntimeFlavors, DestructorAbortsPendingTasksAndRunsTheirDestructors) {
             co_return;
         });
         // One more from outside (never polled on current_thread), handle kept here.
-        outside = rt.spawn(weft_test::park_forever<counted>, std::ref(never), counted(c, 99),
-                           &after);
+        outside =
+            rt.spawn(weft_test::park_forever<counted>, std::ref(never), counted(c, 99), &after);
         EXPECT_GT(c.alive(), 0);
     } // ~runtime: every task left is aborted
     EXPECT_EQ(c.alive(), 0) << "destructors of pending tasks must have run";
@@ -497,9 +497,8 @@ TEST(Runtime, OnThreadStartAndStopAreCalledOncePerWorker) {
                                })
                                .build();
         task_thread = rt.block_on([]() -> weft::task<std::thread::id> {
-            auto h = weft::spawn([]() -> weft::task<std::thread::id> {
-                co_return std::this_thread::get_id();
-            });
+            auto h = weft::spawn(
+                []() -> weft::task<std::thread::id> { co_return std::this_thread::get_id(); });
             weft::result<std::thread::id> r = co_await h;
             co_return r.value();
         });
@@ -515,9 +514,11 @@ TEST(Runtime, OnThreadStartAndStopAreCalledOncePerWorker) {
 
 TEST(Runtime, ThreadNameIsApplied) {
     for (std::string name : {std::string("weft-test"), std::string("a-rather-long-thread-name")}) {
-        weft::runtime rt = weft::runtime::multi_thread().worker_threads(2).thread_name(name).build();
+        weft::runtime rt =
+            weft::runtime::multi_thread().worker_threads(2).thread_name(name).build();
         std::string seen = rt.block_on([]() -> weft::task<std::string> {
-            auto h = weft::spawn([]() -> weft::task<std::string> { co_return current_thread_name(); });
+            auto h =
+                weft::spawn([]() -> weft::task<std::string> { co_return current_thread_name(); });
             weft::result<std::string> r = co_await h;
             co_return r.value();
         });
@@ -561,7 +562,9 @@ TEST_P(RuntimeFlavors, ShutdownRuntimePolicyMakesBlockOnThrowAndAbortsTheOtherTa
     std::vector<weft::abort_handle> others;
     {
         weft::runtime rt =
-            builder().unhandled_exception(weft::unhandled_exception_policy::shutdown_runtime).build();
+            builder()
+                .unhandled_exception(weft::unhandled_exception_policy::shutdown_runtime)
+                .build();
         try {
             rt.block_on([&]() -> weft::task<> {
                 std::vector<weft::join_handle<int>> hs;
@@ -607,9 +610,9 @@ TEST_P(RuntimeFlavors, ShutdownRuntimePolicyLeavesTheRootsOwnExceptionToTheCalle
     weft::runtime rt =
         builder().unhandled_exception(weft::unhandled_exception_policy::shutdown_runtime).build();
     EXPECT_THROW(rt.block_on([]() -> weft::task<> {
-                     co_await weft::yield_now();
-                     throw custom_error(1);
-                 }),
+        co_await weft::yield_now();
+        throw custom_error(1);
+    }),
                  custom_error);
     EXPECT_EQ(rt.block_on(forty_two), 42) << "a root's exception does not shut the runtime down";
 }
@@ -693,9 +696,8 @@ TEST_P(RuntimeFlavors, SequentialSpawnAndAwaitFromTheRootNeverLosesAWakeup) {
     std::atomic<bool> kick{false};
     long done = 0;
     {
-        weft_test::watchdog wd("spawn/await ping-pong", std::chrono::seconds(10), [&] {
-            kick.store(true);
-        });
+        weft_test::watchdog wd("spawn/await ping-pong", std::chrono::seconds(10),
+                               [&] { kick.store(true); });
         std::thread kicker;
         rt.block_on([&]() -> weft::task<> {
             for (int i = 0; i < rounds; ++i) {

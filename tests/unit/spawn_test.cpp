@@ -23,7 +23,9 @@ weft::task<int> forty_two() {
 }
 
 template <class T>
-concept spawnable_lvalue = requires(T& t) { weft::spawn(t); };
+concept spawnable_lvalue = requires(T& t) {
+    weft::spawn(t);
+};
 
 } // namespace
 
