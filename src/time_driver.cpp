@@ -95,11 +95,14 @@ void timer_wheel::advance_to(std::uint64_t now, std::vector<waker>& out) {
             e->prev = e->next = nullptr;
             if (e->when <= elapsed_) {
                 e->st = timer_entry::state::fired;
+                waker w = std::move(e->w);
+                if (e->interrupt && w)
+                    w.task()->state.fetch_or(state_bits::interrupted, std::memory_order_acq_rel);
+                // Last write to the entry: once `fired` is seen, its owner may
+                // destroy it without taking the lock.
                 e->fired.store(true, std::memory_order_release);
-                if (e->interrupt && e->w)
-                    e->w.task()->state.fetch_or(state_bits::interrupted, std::memory_order_acq_rel);
-                out.push_back(std::move(e->w));
                 --size_;
+                out.push_back(std::move(w));
             } else {
                 --size_;
                 insert(e);

@@ -101,7 +101,9 @@ public:
     sleep_awaiter(const sleep_awaiter& o) noexcept : deadline_(o.deadline_) {}
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
     ~sleep_awaiter() {
-        if (entry_.st == weft::detail::timer_entry::state::registered)
+        // `driver` is written only by this task; `fired` is the lock-free
+        // fast path; timer_cancel re-checks the state under the driver's lock.
+        if (entry_.driver != nullptr && !entry_.fired.load(std::memory_order_acquire))
             weft::detail::timer_cancel(entry_);
     }
 
