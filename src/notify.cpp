@@ -10,6 +10,7 @@
 // after notify_one picked it (`notified_one`) without having been resumed
 // passes the notification on (notify_one_locked), so it is not lost.
 #include "weft/sync/notify.hpp"
+#include "weft/detail/intrusive_list.hpp"
 
 #include <vector>
 
@@ -29,15 +30,7 @@ bool notify::try_take_permit() noexcept {
 }
 
 void notify::unlink(node* w) noexcept {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        head_ = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        tail_ = w->prev;
-    w->prev = w->next = nullptr;
+    weft::detail::list_unlink(head_, tail_, w);
     if (head_ == nullptr)
         state_.fetch_and(~mode_mask, std::memory_order_acq_rel); // waiting -> empty
 }
@@ -143,14 +136,8 @@ bool notified_awaiter::await_suspend(std::coroutine_handle<> h) {
     node_.waker = weft::detail::suspend_waker(h);
     node_.st = node::state::waiting;
     registered_ = true;
-    node_.prev = n_->tail_;
-    node_.next = nullptr;
-    if (n_->tail_)
-        n_->tail_->next = &node_;
-    else
-        n_->head_ = &node_;
-    n_->tail_ = &node_;
-    n_->state_.store((s & ~notify::mode_mask) | notify::waiting, std::memory_order_release);
+    // The CAS above already made the mode `waiting`.
+    weft::detail::list_push_back(n_->head_, n_->tail_, &node_);
     return true;
 }
 

@@ -1,4 +1,5 @@
 // weft::sync::barrier (semantics and invariants in include/weft/sync/barrier.hpp).
+#include "weft/detail/intrusive_list.hpp"
 #include "weft/sync/barrier.hpp"
 
 #include <array>
@@ -15,15 +16,7 @@ barrier::barrier(std::size_t n) : n_(n) {
 }
 
 void barrier::unlink(node* w) noexcept {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        head_ = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        tail_ = w->prev;
-    w->prev = w->next = nullptr;
+    weft::detail::list_unlink(head_, tail_, w);
 }
 
 bool barrier_wait_awaiter::await_suspend(std::coroutine_handle<> h) {
@@ -33,13 +26,7 @@ bool barrier_wait_awaiter::await_suspend(std::coroutine_handle<> h) {
         node_.generation = b_->generation_;
         node_.st = detail::barrier_waiter::state::waiting;
         node_.waker = weft::detail::suspend_waker(h);
-        node_.prev = b_->tail_;
-        node_.next = nullptr;
-        if (b_->tail_)
-            b_->tail_->next = &node_;
-        else
-            b_->head_ = &node_;
-        b_->tail_ = &node_;
+        weft::detail::list_push_back(b_->head_, b_->tail_, &node_);
         registered_ = true;
         return true;
     }

@@ -1,5 +1,6 @@
 // weft::sync::semaphore (semantics and invariants in
 // include/weft/sync/semaphore.hpp).
+#include "weft/detail/intrusive_list.hpp"
 #include "weft/sync/semaphore.hpp"
 
 #include <algorithm>
@@ -62,25 +63,11 @@ void semaphore::release(std::size_t n) noexcept {
 }
 
 void semaphore::unlink(node* w) noexcept {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        head_ = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        tail_ = w->prev;
-    w->prev = w->next = nullptr;
+    weft::detail::list_unlink(head_, tail_, w);
 }
 
 void semaphore::push_back(node* w) noexcept {
-    w->prev = tail_;
-    w->next = nullptr;
-    if (tail_)
-        tail_->next = w;
-    else
-        head_ = w;
-    tail_ = w;
+    weft::detail::list_push_back(head_, tail_, w);
 }
 
 void semaphore::release_locked(std::size_t n, lock_t& lk) noexcept {
