@@ -115,6 +115,55 @@ TEST(ChannelsStress, OneshotRecvAbortDuringSend) {
     EXPECT_EQ(c.alive(), 0) << "values received, handed back or dropped with their channel";
 }
 
+// --- oneshot closed() ----------------------------------------------------------------
+
+// The sender's closed() waker lives in its awaiter (decision 0025): a receiver
+// drop on one thread reads it while an abort on another destroys it. ASan and
+// TSan check the TX_WAKING handshake; the test checks every task either saw the
+// channel closed or was cancelled.
+TEST(ChannelsStress, OneshotClosedAbortDuringReceiverDrop) {
+    std::uint64_t seed = weft_test::test_seed();
+    WEFT_SEED_TRACE(seed);
+    std::mt19937_64 rng(seed);
+    weft_test::watchdog dog("OneshotClosedAbortDuringReceiverDrop");
+    const int rounds = weft_test::scaled(200, 10), k = 64;
+    weft::runtime rt = make_mt();
+    for (int round = 0; round < rounds; ++round) {
+        std::vector<weft::sync::oneshot::receiver<int>> rxs;
+        std::vector<weft::join_handle<bool>> hs;
+        std::vector<weft::abort_handle> abs;
+        for (int i = 0; i < k; ++i) {
+            auto [tx, rx] = weft::sync::oneshot::channel<int>();
+            rxs.push_back(std::move(rx));
+            hs.push_back(rt.handle().spawn(
+                [](weft::sync::oneshot::sender<int> tx) -> weft::task<bool> {
+                    co_await tx.closed();
+                    co_return tx.is_closed();
+                },
+                std::move(tx)));
+            abs.push_back(hs.back().abort_handle());
+        }
+        std::thread ab = aborter(abs, rng());
+        std::shuffle(rxs.begin(), rxs.end(), rng);
+        for (auto& rx : rxs) {
+            if (rng() % 2)
+                rx.close();
+            else
+                rx = {};
+        }
+        ab.join();
+        rt.block_on([&]() -> weft::task<> {
+            for (auto& h : hs) {
+                auto r = co_await h;
+                if (r.has_value())
+                    EXPECT_TRUE(*r) << "closed() completed only once the receiver went away";
+                else
+                    EXPECT_TRUE(r.error().is_cancelled());
+            }
+        });
+    }
+}
+
 // --- mpsc send --------------------------------------------------------------------
 
 TEST(ChannelsStress, MpscSendAbortWhileWaitingForCapacity) {

@@ -20,15 +20,20 @@
 // - `channel<void>()`: a pure signal; `tx.send()` takes no argument and the
 //   result of `co_await rx` holds no value.
 //
-// Design: one allocation per channel (40 bytes for T = u64, 32 for void or
-// int), from weft's
-// per-thread frame pools: a 32-bit state word, one waker slot for the
-// receiver, one for the sender's closed() waiter, and the value slot.
+// Design: one allocation per channel (24 bytes for T = void, 32 for T =
+// u64), from weft's per-thread pools: a 32-bit state word, the receiver's
+// waker (task and suspension token), a pointer to the sender's pending
+// closed() awaiter, and the value slot (no bytes at all for void). The
+// closed() waiter keeps its waker in the awaiter itself, inside the sender's
+// coroutine frame, rather than in the block: an idle task parked on a
+// oneshot pays for one waker, not two (idle_tasks_memory; see
+// docs/decisions/0025-oneshot-closed-waiter.md).
 //
 //   state bits: VALUE (a value was sent and is the receiver's), TX_DROPPED
 //   (the sender went away without sending), RX_CLOSED (receiver closed or
 //   dropped), TAKEN (the receiver moved the value out), RX_WAKER / TX_WAKER
-//   (the waker slot is armed), and a 2-handle reference count above them.
+//   (the waker slot is armed), TX_WAKING (someone is reading the closed()
+//   awaiter's waker), and a 2-handle reference count above them.
 //
 // Ownership rules (no lock: every transition is one CAS on `state`):
 // - The receiver writes the rx waker slot only while RX_WAKER is clear and the
@@ -45,7 +50,12 @@
 //   taken in await_resume, so a cancelled receive loses nothing: the value
 //   stays in the channel (for try_recv or another co_await) or dies with it.
 // - TX_WAKER mirrors this for the sender's closed() waiter and the receiver's
-//   close/drop.
+//   close/drop, with one addition, because the waker lives in the awaiter:
+//   whoever clears TX_WAKER to take the waker sets TX_WAKING in the same
+//   CAS, copies the waker out of the awaiter, then clears TX_WAKING. An
+//   awaiter destroyed while armed whose disarm CAS finds TX_WAKER already
+//   cleared waits for TX_WAKING to clear before its memory goes away (a
+//   window of two loads).
 // - Only one `co_await rx` may be pending at a time (a second one throws
 //   std::logic_error).
 #pragma once
@@ -56,6 +66,7 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -106,6 +117,7 @@ inline constexpr std::uint32_t rx_closed = 1u << 2;
 inline constexpr std::uint32_t taken = 1u << 3;
 inline constexpr std::uint32_t rx_waker = 1u << 4;
 inline constexpr std::uint32_t tx_waker = 1u << 5;
+inline constexpr std::uint32_t tx_waking = 1u << 6;
 inline constexpr std::uint32_t complete = value | tx_dropped;
 inline constexpr std::uint32_t ref_one = 1u << 8;
 } // namespace bits
@@ -115,22 +127,40 @@ struct adopt_t {};
 template <class T>
 using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
+/// The sender's closed() waker, stored in its awaiter (see TX_WAKING).
+struct tx_waiter {
+    weft::detail::task_header* task = nullptr;
+    std::uint32_t token = 0;
+};
+
+/// Storage for the value: a union member, constructed on send. An empty
+/// trivial type (std::monostate, for channel<void>) takes no bytes.
 template <class V>
-struct inner {
-    std::atomic<std::uint32_t> state{2 * bits::ref_one};
-    // Waker slots; see the ownership rules in the header comment. Relaxed
-    // atomics: the state word's acquire/release orders them. (Ordered so
-    // that a 4-byte value fits beside tx_token: 32 bytes for void/int.)
-    std::atomic<std::uint32_t> rx_token{0};
-    std::atomic<weft::detail::task_header*> rx_task{nullptr};
-    std::atomic<weft::detail::task_header*> tx_task{nullptr};
-    std::atomic<std::uint32_t> tx_token{0};
+struct value_slot {
+    value_slot() noexcept {}
+    ~value_slot() {}
     union {
         V value;
     };
+};
+template <class V>
+requires(std::is_empty_v<V> && std::is_trivially_default_constructible_v<V> &&
+         std::is_trivially_destructible_v<V>) struct value_slot<V> {
+    [[no_unique_address]] V value;
+};
 
-    inner() noexcept {}
-    ~inner() {}
+template <class V>
+struct inner {
+    std::atomic<std::uint32_t> state{2 * bits::ref_one};
+    // The receiver's waker and the sender's closed() awaiter; see the
+    // ownership rules in the header comment. Relaxed atomics: the state
+    // word's acquire/release orders them.
+    std::atomic<std::uint32_t> rx_token{0};
+    std::atomic<weft::detail::task_header*> rx_task{nullptr};
+    std::atomic<tx_waiter*> tx{nullptr};
+    [[no_unique_address]] value_slot<V> slot;
+
+    V& value() noexcept { return slot.value; }
 
     static inner* make() {
         // 8-byte alignment is enough unless the value needs more; then the
@@ -146,7 +176,7 @@ struct inner {
         if ((prev >> 8) == 1) destroy(prev - bits::ref_one);
     }
     void destroy(std::uint32_t s) noexcept {
-        if ((s & bits::value) && !(s & bits::taken)) value.~V();
+        if ((s & bits::value) && !(s & bits::taken)) value().~V();
         if (s & bits::rx_waker) take_rx().reset();
         if (s & bits::tx_waker) take_tx().reset();
         this->~inner();
@@ -161,21 +191,34 @@ struct inner {
                                    rx_token.load(std::memory_order_relaxed));
     }
     weft::detail::waker take_tx() noexcept {
-        return weft::detail::waker(tx_task.load(std::memory_order_relaxed),
-                                   tx_token.load(std::memory_order_relaxed));
+        tx_waiter* w = tx.load(std::memory_order_relaxed);
+        return weft::detail::waker(w->task, w->token);
+    }
+    /// Takes the closed() waker after a CAS that cleared TX_WAKER and set
+    /// TX_WAKING; afterwards the awaiter may go away.
+    weft::detail::waker claim_tx() noexcept {
+        weft::detail::waker w = take_tx();
+        state.fetch_and(~bits::tx_waking, std::memory_order_release);
+        return w;
     }
 
-    /// Arms slot `bit` with a waker for `h` unless `stop` bits appear.
-    /// Returns false (nothing armed) when they did.
-    bool arm(std::uint32_t bit, std::uint32_t stop, std::coroutine_handle<> h) {
+    /// Arms slot `bit` with a waker for `h` unless `stop` bits appear; the
+    /// tx slot keeps the waker in `txw` (the closed() awaiter). Returns false
+    /// (nothing armed) when they did.
+    bool arm(std::uint32_t bit, std::uint32_t stop, std::coroutine_handle<> h,
+             tx_waiter* txw = nullptr) {
         std::uint32_t s = state.load(std::memory_order_acquire);
         if (s & stop) return false;
         if (s & bit) throw std::logic_error("weft::sync::oneshot: awaited twice concurrently");
         weft::detail::waker w = weft::detail::suspend_waker(h);
-        auto& task = bit == bits::rx_waker ? rx_task : tx_task;
-        auto& token = bit == bits::rx_waker ? rx_token : tx_token;
-        token.store(w.token(), std::memory_order_relaxed);
-        task.store(w.release(), std::memory_order_relaxed);
+        if (bit == bits::rx_waker) {
+            rx_token.store(w.token(), std::memory_order_relaxed);
+            rx_task.store(w.release(), std::memory_order_relaxed);
+        } else {
+            txw->token = w.token();
+            txw->task = w.release();
+            tx.store(txw, std::memory_order_relaxed);
+        }
         while (!state.compare_exchange_weak(s, s | bit, std::memory_order_acq_rel,
                                             std::memory_order_acquire)) {
             if (s & stop) {
@@ -188,7 +231,9 @@ struct inner {
         }
         return true;
     }
-    /// Withdraws an armed slot; false if someone else took the waker.
+    /// Withdraws an armed slot; false if someone else took the waker. For
+    /// the tx slot, it returns only once the taker is done reading the
+    /// awaiter, so the caller may then destroy it.
     bool disarm(std::uint32_t bit) noexcept {
         std::uint32_t s = state.load(std::memory_order_acquire);
         while (s & bit) {
@@ -198,17 +243,26 @@ struct inner {
                 return true;
             }
         }
+        if (bit == bits::tx_waker) {
+            for (int spins = 0; s & bits::tx_waking; s = state.load(std::memory_order_acquire))
+                if (++spins > 64) std::this_thread::yield();
+        }
         return false;
     }
 
     /// Sets `set` and clears `clear` in one CAS; returns the previous state.
-    /// The caller keeps its reference throughout.
+    /// Clearing an armed TX_WAKER sets TX_WAKING in the same step: the
+    /// caller must then take the waker with claim_tx(). The caller keeps its
+    /// reference throughout.
     std::uint32_t transition(std::uint32_t set, std::uint32_t clear) noexcept {
         std::uint32_t s = state.load(std::memory_order_acquire);
-        while (!state.compare_exchange_weak(s, (s | set) & ~clear, std::memory_order_acq_rel,
-                                            std::memory_order_acquire)) {
+        for (;;) {
+            std::uint32_t next = (s | set) & ~clear;
+            if ((clear & bits::tx_waker) && (s & bits::tx_waker)) next |= bits::tx_waking;
+            if (state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                            std::memory_order_acquire))
+                return s;
         }
-        return s;
     }
 };
 
@@ -267,6 +321,8 @@ public:
     /// Awaitable: completes when the receiver is dropped or closed.
     class closed_awaiter : public weft::detail::awaitable_tag {
     public:
+        // Copyable before it is awaited (GCC 12 copies named awaiters); the
+        // copy is a fresh, unarmed awaiter.
         closed_awaiter(const closed_awaiter& o) noexcept : c_(o.c_) {}
         closed_awaiter& operator=(const closed_awaiter&) = delete;
         ~closed_awaiter() {
@@ -277,7 +333,7 @@ public:
                    (c_->state.load(std::memory_order_acquire) & detail::bits::rx_closed) != 0;
         }
         bool await_suspend(std::coroutine_handle<> h) {
-            armed_ = c_->arm(detail::bits::tx_waker, detail::bits::rx_closed, h);
+            armed_ = c_->arm(detail::bits::tx_waker, detail::bits::rx_closed, h, &waiter_);
             return armed_;
         }
         void await_resume() noexcept { armed_ = false; }
@@ -286,6 +342,7 @@ public:
         friend class sender;
         explicit closed_awaiter(inner_t* c) noexcept : c_(c) {}
         inner_t* c_;
+        detail::tx_waiter waiter_;
         bool armed_ = false;
     };
 
@@ -304,13 +361,13 @@ private:
         inner_t* c = c_;
         if (c == nullptr || (c->state.load(std::memory_order_acquire) & b::rx_closed) != 0)
             return send_result<T>(unexpect, std::move(v));
-        ::new (static_cast<void*>(std::addressof(c->value))) V(std::move(v));
+        ::new (static_cast<void*>(std::addressof(c->value()))) V(std::move(v));
         std::uint32_t s = c->state.load(std::memory_order_acquire);
         for (;;) {
             if (s & b::rx_closed) {
                 // The receiver closed meanwhile: take the value back.
-                V back(std::move(c->value));
-                c->value.~V();
+                V back(std::move(c->value()));
+                c->value().~V();
                 return send_result<T>(unexpect, std::move(back));
             }
             if (!(s & (b::rx_waker | b::tx_waker))) {
@@ -324,14 +381,15 @@ private:
                 }
                 continue;
             }
-            if (c->state.compare_exchange_weak(s, (s | b::value) & ~(b::rx_waker | b::tx_waker),
-                                               std::memory_order_acq_rel,
+            std::uint32_t next = (s | b::value) & ~(b::rx_waker | b::tx_waker);
+            if (s & b::tx_waker) next |= b::tx_waking;
+            if (c->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
                                                std::memory_order_acquire))
                 break;
         }
         c_ = nullptr;
         if (s & b::rx_waker) c->take_rx().wake();
-        if (s & b::tx_waker) c->take_tx().reset();
+        if (s & b::tx_waker) c->claim_tx().reset();
         c->release();
         return {};
     }
@@ -342,7 +400,7 @@ private:
         if (c == nullptr) return;
         std::uint32_t s = c->transition(b::tx_dropped, b::rx_waker | b::tx_waker);
         if (s & b::rx_waker) c->take_rx().wake();
-        if (s & b::tx_waker) c->take_tx().reset();
+        if (s & b::tx_waker) c->claim_tx().reset();
         c->release();
     }
 
@@ -444,7 +502,7 @@ public:
     void close() noexcept {
         if (c_ == nullptr) return;
         std::uint32_t s = c_->transition(detail::bits::rx_closed, detail::bits::tx_waker);
-        if (s & detail::bits::tx_waker) c_->take_tx().wake();
+        if (s & detail::bits::tx_waker) c_->claim_tx().wake();
     }
 
     /// Internal (used by channel()).
@@ -458,11 +516,11 @@ private:
         if ((s & b::value) && !(s & b::taken)) {
             c->state.fetch_or(b::taken, std::memory_order_relaxed);
             if constexpr (std::is_void_v<T>) {
-                c->value.~V();
+                c->value().~V();
                 return {};
             } else {
-                recv_result<T> r(std::move(c->value));
-                c->value.~V();
+                recv_result<T> r(std::move(c->value()));
+                c->value().~V();
                 return r;
             }
         }
@@ -474,7 +532,7 @@ private:
         inner_t* c = std::exchange(c_, nullptr);
         if (c == nullptr) return;
         std::uint32_t s = c->transition(b::rx_closed, b::tx_waker | b::rx_waker);
-        if (s & b::tx_waker) c->take_tx().wake();
+        if (s & b::tx_waker) c->claim_tx().wake();
         if (s & b::rx_waker) c->take_rx().reset();
         c->release();
     }
@@ -488,7 +546,8 @@ private:
 template <class T>
 auto channel() {
     static_assert(sizeof(void*) != 8 || sizeof(detail::stored_t<T>) > 8 ||
-                      sizeof(detail::inner<detail::stored_t<T>>) <= 40,
+                      sizeof(detail::inner<detail::stored_t<T>>) <=
+                          (std::is_void_v<T> ? 24u : 32u),
                   "the oneshot state must stay small (idle_tasks_memory)");
     auto* c = detail::inner<detail::stored_t<T>>::make();
     return std::pair<sender<T>, receiver<T>>(std::piecewise_construct,
