@@ -141,7 +141,7 @@ auto make_root(C&& c) {
                   "std::reference_wrapper instead of a reference");
     auto* t = new spawned_task<Cd, R>(nullptr, next_task_id(), std::forward<C>(c));
     try {
-        task<R> root = std::invoke(std::move(t->callable()));
+        task<R> root = detail::invoke_callable(std::move(t->callable()));
         if (!root.valid())
             throw std::logic_error("weft::block_on: the callable returned an empty task");
         t->root = t->resume_point = root.release();
@@ -198,8 +198,14 @@ public:
     ///
     ///   auto h = rt.handle().spawn([]() -> weft::task<> { co_return; });
     template <class F, class... Args>
-    auto spawn(F&& f, Args&&... args) const {
+    requires(!detail::is_task<std::remove_cvref_t<F>>::value) auto spawn(F&& f,
+                                                                         Args&&... args) const {
         return detail::spawn_on(core_.get(), std::forward<F>(f), std::forward<Args>(args)...);
+    }
+    /// Spawns a task that was already created (see weft::spawn(task<R>)).
+    template <class R>
+    join_handle<R> spawn(task<R> t WEFT_LIFETIMEBOUND) const {
+        return detail::spawn_on(core_.get(), std::move(t));
     }
 
     /// Runs `f(args...)` to completion on the calling thread (see runtime::block_on).
@@ -285,8 +291,13 @@ public:
 
     /// Spawns onto this runtime from any thread (like handle().spawn).
     template <class F, class... Args>
-    auto spawn(F&& f, Args&&... args) {
+    requires(!detail::is_task<std::remove_cvref_t<F>>::value) auto spawn(F&& f, Args&&... args) {
         return detail::spawn_on(core().get(), std::forward<F>(f), std::forward<Args>(args)...);
+    }
+    /// Spawns a task that was already created (see weft::spawn(task<R>)).
+    template <class R>
+    join_handle<R> spawn(task<R> t WEFT_LIFETIMEBOUND) {
+        return detail::spawn_on(core().get(), std::move(t));
     }
 
     runtime_handle handle() const { return runtime_handle(core()); }

@@ -45,17 +45,53 @@ std::uint64_t next_task_id() noexcept;
 /// once if the runtime has shut down).
 void submit_spawned(runtime_core* rt, task_header* t) noexcept;
 
+template <class T>
+struct is_reference_wrapper : std::false_type {};
+template <class T>
+struct is_reference_wrapper<std::reference_wrapper<T>> : std::true_type {};
+
+/// invoke_callable's member-function-pointer case (std::invoke's rules).
+template <class M, class C, class O, class... A>
+WEFT_CORO_WRAPPER decltype(auto) invoke_member(M C::*f, O&& o, A&&... a) {
+    using Od = std::remove_cvref_t<O>;
+    if constexpr (std::is_base_of_v<C, Od>) {
+        return (std::forward<O>(o).*f)(std::forward<A>(a)...);
+    } else if constexpr (is_reference_wrapper<Od>::value) {
+        return (o.get().*f)(std::forward<A>(a)...);
+    } else {
+        return ((*std::forward<O>(o)).*f)(std::forward<A>(a)...);
+    }
+}
+
+/// std::invoke for the callables weft runs, without std::invoke: with
+/// Clang's coroutine lifetime analysis (task is coro_return_type), every
+/// function returning a task must be a coroutine or marked coro_wrapper,
+/// and std::invoke/std::apply are neither. Member function pointers take
+/// the object (or a pointer or reference_wrapper to it) first, as in
+/// std::invoke.
+template <class F, class... A>
+WEFT_CORO_WRAPPER decltype(auto) invoke_callable(F&& f, A&&... a) {
+    using Fd = std::remove_cvref_t<F>;
+    if constexpr (std::is_member_function_pointer_v<Fd>) {
+        return invoke_member(f, std::forward<A>(a)...);
+    } else {
+        return std::forward<F>(f)(std::forward<A>(a)...);
+    }
+}
+
 /// The callable and its arguments, invoked once in place.
 template <class F, class... Args>
 struct bound_call {
     F fn;
     std::tuple<Args...> args;
-    decltype(auto) operator()() {
-        return std::apply(
-            [this](Args&... a) -> decltype(auto) {
-                return std::invoke(std::move(fn), std::move(a)...);
-            },
-            args);
+    WEFT_CORO_WRAPPER decltype(auto) operator()() {
+        return call(std::index_sequence_for<Args...>{});
+    }
+
+private:
+    template <std::size_t... I>
+    WEFT_CORO_WRAPPER decltype(auto) call(std::index_sequence<I...>) {
+        return invoke_callable(std::move(fn), std::move(std::get<I>(args))...);
     }
 };
 
@@ -215,7 +251,7 @@ auto spawn_callable(runtime_core* rt, C&& c) {
         "must be a value; return a pointer or std::reference_wrapper instead of a reference");
     auto* t = new spawned_task<Cd, R>(runtime_scheduler(rt), next_task_id(), std::forward<C>(c));
     try {
-        task<R> root = std::invoke(std::move(t->callable()));
+        task<R> root = invoke_callable(std::move(t->callable()));
         if (!root.valid())
             throw std::logic_error("weft::spawn: the callable returned an empty task");
         t->root = t->resume_point = root.release();
@@ -258,10 +294,21 @@ auto spawn_on(runtime_core* rt, F&& f, Args&&... args) {
 /// runtime and returns its join_handle<R>. Throws weft::runtime_error when
 /// called outside a runtime.
 template <class F, class... Args>
-requires(!std::is_lvalue_reference_v<F> ||
-         !detail::is_task<std::remove_cvref_t<F>>::value) auto spawn(F&& f, Args&&... args) {
+requires(!detail::is_task<std::remove_cvref_t<F>>::value) auto spawn(F&& f, Args&&... args) {
     return detail::spawn_on(detail::current_runtime_for_spawn(), std::forward<F>(f),
                             std::forward<Args>(args)...);
+}
+
+/// Spawns a task that was already created. Its coroutine must not borrow
+/// anything that dies before the task does; with Clang the join handle is
+/// checked for that (WEFT_LIFETIMEBOUND, see detail/config.hpp):
+///
+///   weft::task<> serve(const config& c);
+///   auto h = weft::spawn(serve(cfg));            // fine: cfg outlives h
+///   auto bad = weft::spawn(serve(config{}));     // Clang: -Wdangling
+template <class R>
+join_handle<R> spawn(task<R> t WEFT_LIFETIMEBOUND) {
+    return detail::spawn_on(detail::current_runtime_for_spawn(), std::move(t));
 }
 
 } // namespace weft

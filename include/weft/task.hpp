@@ -161,7 +161,7 @@ private:
 ///       co_return "hello, " + name;   // parameters are copied into the frame
 ///   }
 template <class T>
-class [[nodiscard]] task {
+class [[nodiscard]] WEFT_CORO_RETURN_TYPE task {
 public:
     using promise_type = detail::task_promise<T>;
     using value_type = T;
