@@ -1,0 +1,198 @@
+#!/bin/sh
+# Extracts the code blocks of the guide (docs/guide/*.md) for tests/guide/guide.cmake.
+#
+#   extract.sh OUT_DIR RUN_PENDING PAGE.md...
+#
+# RUN_PENDING: comma-separated chapter names (e.g. "06-join-vs-spawn") whose
+# ```cpp pending blocks are compiled and run like plain ```cpp ones, "ALL"
+# for every chapter, or "-" for none.
+#
+# Fences (the info string after ```):
+#   cpp            a complete program: compiled into weft_guide and run
+#   cpp dangling   wrong code that Clang >= 17 must reject with -Wdangling
+#   cpp wrong      wrong code that compiles but must not run: syntax-checked
+#   cpp pending    uses names that do not exist yet: extracted, not compiled
+#   text output    the exact standard output of the closest ```cpp block above
+# Anything else (```text, ```sh, ```cmake) is left alone.
+#
+# Writes, under OUT_DIR:
+#   guide_snippets.cpp     every runnable block, its #include lines hoisted to
+#                          the top and its body wrapped in
+#                          `namespace guide_<chapter>_<n> { ... }` (a main()
+#                          inside a namespace is an ordinary function), then a
+#                          driver main(argc, argv) that runs the block named on
+#                          the command line
+#   snippets.list          one line per block: "<chapter>.<n> <kind>", kind is
+#                          run, dangling, wrong or pending
+#   blocks/<chapter>.<n>.cpp  each block verbatim, as a user would copy it
+#   expected/<chapter>.<n>.txt  a runnable block's `text output` block
+# Files are replaced only when their content changes, so that a re-configure
+# does not rebuild weft_guide for nothing. C++ is never parsed by CMake.
+set -eu
+
+out=$1
+run_pending=$2
+shift 2
+
+mkdir -p "$out/blocks" "$out/expected"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/blocks" "$tmp/expected"
+
+for page in "$@"; do
+    chapter=$(basename "$page" .md)
+    awk -v chapter="$chapter" -v page="$page" -v tmp="$tmp" -v run_pending=",$run_pending," '
+        function fail(msg) {
+            printf "%s:%d: %s\n", page, NR, msg > "/dev/stderr"
+            failed = 1
+            exit 1
+        }
+        BEGIN {
+            n = 0; in_block = 0; in_output = 0; last_run = ""
+            ns = "guide_" chapter
+            gsub(/[^A-Za-z0-9_]/, "_", ns)
+        }
+        in_output {
+            if ($0 ~ /^```[ \t]*$/) { in_output = 0; next }
+            print > (tmp "/expected/" last_run ".txt")
+            next
+        }
+        in_block {
+            if ($0 ~ /^```[ \t]*$/) {
+                in_block = 0
+                close(block)
+                if (kind == "run") {
+                    print "} // namespace " ns "_" n >> body
+                    print "" >> body
+                }
+                next
+            }
+            print > block
+            if (kind != "run") next
+            if ($0 ~ /^[ \t]*#[ \t]*include/) {
+                sub(/^[ \t]+/, "")
+                print >> (tmp "/includes")
+                print "" >> body   # keeps the #line numbering
+            } else if ($0 ~ /^[ \t]*#/) {
+                fail("a runnable block may use no preprocessor directive but #include")
+            } else {
+                print >> body
+            }
+            next
+        }
+        in_other {
+            if ($0 ~ /^```/) in_other = 0
+            next
+        }
+        /^```/ {
+            info = $0
+            sub(/^```[ \t]*/, "", info)
+            sub(/[ \t]+$/, "", info)
+            if (info == "text output") {
+                if (last_run == "") fail("a `text output` block needs a ```cpp block before it")
+                if (seen_output[last_run]) fail("a second `text output` block for " last_run)
+                seen_output[last_run] = 1
+                in_output = 1
+                printf "" > (tmp "/expected/" last_run ".txt")
+                next
+            }
+            if (info !~ /^cpp( |$)/) { in_other = 1; next }
+            if (info == "cpp") kind = "run"
+            else if (info == "cpp dangling") kind = "dangling"
+            else if (info == "cpp wrong") kind = "wrong"
+            else if (info == "cpp pending") {
+                kind = "pending"
+                if (index(run_pending, "," chapter ",") || index(run_pending, ",ALL,")) kind = "run"
+            }
+            else fail("unknown fence \"```" info "\" (cpp, cpp dangling, cpp wrong, cpp pending)")
+            n++
+            name = chapter "." n
+            block = tmp "/blocks/" name ".cpp"
+            body = tmp "/body"
+            printf "" > block
+            in_block = 1
+            print name " " kind >> (tmp "/snippets.list")
+            if (kind == "run") {
+                last_run = name
+                print name " " ns "_" n >> (tmp "/runnable")
+                print "namespace " ns "_" n " {" >> body
+                printf "#line %d \"%s\"\n", NR + 1, page >> body
+            } else {
+                last_run = ""
+            }
+            next
+        }
+        END {
+            if (failed) exit 1
+            if (in_block) fail("unterminated ```cpp block")
+        }
+    ' "$page"
+done
+
+touch "$tmp/includes" "$tmp/body" "$tmp/runnable" "$tmp/snippets.list"
+
+{
+    echo "// Generated by tests/guide/extract.sh from docs/guide/*.md. Do not edit."
+    echo "// Every runnable block of the guide, each in its own namespace, and a driver."
+    awk '!seen[$0]++' "$tmp/includes"
+    echo "#include <cstdio>"
+    echo "#include <cstring>"
+    echo "#include <exception>"
+    echo
+    cat "$tmp/body"
+} > "$tmp/guide_snippets.cpp"
+# The driver, back on this file's own line numbers after the blocks' #line.
+{
+    printf '#line %d "guide_snippets.cpp"\n' "$(($(wc -l < "$tmp/guide_snippets.cpp") + 2))"
+    cat <<'EOF'
+namespace {
+struct guide_snippet {
+    const char* name;
+    int (*run)();
+};
+const guide_snippet guide_snippets[] = {
+EOF
+    while read -r name ns; do
+        printf '    {"%s", &%s::main},\n' "$name" "$ns"
+    done < "$tmp/runnable"
+    cat <<'EOF'
+    {nullptr, nullptr},
+};
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 2) {
+        for (const guide_snippet* s = guide_snippets; s->name != nullptr; ++s) {
+            if (std::strcmp(s->name, argv[1]) != 0) continue;
+            try {
+                return s->run();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "%s: exception escaped main: %s\n", s->name, e.what());
+                return 1;
+            }
+        }
+    }
+    std::fprintf(stderr, "usage: weft_guide <snippet>; the snippets are:\n");
+    for (const guide_snippet* s = guide_snippets; s->name != nullptr; ++s)
+        std::fprintf(stderr, "  %s\n", s->name);
+    return 2;
+}
+EOF
+} >> "$tmp/guide_snippets.cpp"
+
+replace_if_changed() { # new old
+    if ! cmp -s "$1" "$2"; then cp "$1" "$2"; fi
+}
+replace_if_changed "$tmp/guide_snippets.cpp" "$out/guide_snippets.cpp"
+replace_if_changed "$tmp/snippets.list" "$out/snippets.list"
+# Blocks and expected outputs: mirror the temporary tree (drop stale files).
+for dir in blocks expected; do
+    for f in "$out/$dir"/*; do
+        [ -e "$f" ] || continue
+        [ -e "$tmp/$dir/$(basename "$f")" ] || rm -f "$f"
+    done
+    for f in "$tmp/$dir"/*; do
+        [ -e "$f" ] || continue
+        replace_if_changed "$f" "$out/$dir/$(basename "$f")"
+    done
+done

@@ -1,0 +1,87 @@
+# The guide's code blocks are tests (docs/guide/README.md, "How the guide
+# is tested"). At configure time extract.sh pulls every block out of
+# docs/guide/*.md; changing a page re-runs it (CMAKE_CONFIGURE_DEPENDS).
+#
+#   ```cpp           built into one program, weft_guide, and run as the test
+#                    guide.<chapter>.<n>; with a `text output` block, its
+#                    standard output must match that block exactly
+#   ```cpp dangling  guide.<chapter>.<n>.dangling: Clang >= 17 must reject it
+#                    with -Wdangling (as tests/lifetime/ does)
+#   ```cpp wrong     guide.<chapter>.<n>.compiles: compiled with -fsyntax-only
+#                    (it must stay valid C++), never run
+#   ```cpp pending   guide.<chapter>.<n>: reported as skipped, until its
+#                    chapter is listed in WEFT_GUIDE_RUN_PENDING
+#
+# One executable for every runnable block keeps the build short.
+set(WEFT_GUIDE_RUN_PENDING "" CACHE STRING
+  "Chapters of docs/guide whose ```cpp pending blocks are compiled and run (e.g. 06-join-vs-spawn;07-blocking), or ALL")
+
+set(_guide_dir ${PROJECT_SOURCE_DIR}/docs/guide)
+set(_guide_out ${CMAKE_CURRENT_BINARY_DIR}/guide)
+file(GLOB WEFT_GUIDE_PAGES CONFIGURE_DEPENDS ${_guide_dir}/*.md)
+list(SORT WEFT_GUIDE_PAGES)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${WEFT_GUIDE_PAGES} ${CMAKE_CURRENT_LIST_DIR}/extract.sh)
+
+string(REPLACE ";" "," _guide_pending "${WEFT_GUIDE_RUN_PENDING}")
+if(_guide_pending STREQUAL "")
+  set(_guide_pending "-")
+endif()
+execute_process(
+  COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/extract.sh ${_guide_out} ${_guide_pending} ${WEFT_GUIDE_PAGES}
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+  RESULT_VARIABLE _guide_rc
+  ERROR_VARIABLE _guide_err)
+if(NOT _guide_rc EQUAL 0)
+  message(FATAL_ERROR "tests/guide/extract.sh failed:\n${_guide_err}")
+endif()
+
+add_executable(weft_guide ${_guide_out}/guide_snippets.cpp)
+target_link_libraries(weft_guide PRIVATE weft::weft weft_warnings)
+
+# The syntax check of ```cpp wrong blocks uses the build compiler and the
+# warnings of weft_warnings, as errors: wrong code, but clean C++.
+set(_guide_syntax_flags -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror
+  -I${PROJECT_SOURCE_DIR}/include)
+# ```cpp dangling needs Clang >= 17: WEFT_LIFETIME_CXX from lifetime.cmake.
+set(_guide_dangling_flags -std=c++20 -fsyntax-only -Werror=dangling -I${PROJECT_SOURCE_DIR}/include)
+
+file(STRINGS ${_guide_out}/snippets.list _guide_snippets)
+foreach(_line IN LISTS _guide_snippets)
+  string(REPLACE " " ";" _parts "${_line}")
+  list(GET _parts 0 _name)
+  list(GET _parts 1 _kind)
+  set(_block ${_guide_out}/blocks/${_name}.cpp)
+  set(_expected ${_guide_out}/expected/${_name}.txt)
+  if(_kind STREQUAL "run")
+    if(EXISTS ${_expected})
+      add_test(NAME guide.${_name}
+        COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:weft_guide> -DSNIPPET=${_name}
+          -DEXPECTED=${_expected} -P ${CMAKE_CURRENT_LIST_DIR}/run_snippet.cmake)
+    else()
+      add_test(NAME guide.${_name} COMMAND weft_guide ${_name})
+    endif()
+    set_tests_properties(guide.${_name} PROPERTIES TIMEOUT 60 LABELS guide)
+  elseif(_kind STREQUAL "wrong")
+    add_test(NAME guide.${_name}.compiles
+      COMMAND ${CMAKE_CXX_COMPILER} ${_guide_syntax_flags} ${_block})
+    set_tests_properties(guide.${_name}.compiles PROPERTIES TIMEOUT 120 LABELS guide)
+  elseif(_kind STREQUAL "dangling")
+    if(WEFT_LIFETIME_CXX)
+      add_test(NAME guide.${_name}.dangling
+        COMMAND ${WEFT_LIFETIME_CXX} ${_guide_dangling_flags} ${_block})
+      # Passes only if Clang names the dangling borrow (and so fails the build).
+      set_tests_properties(guide.${_name}.dangling PROPERTIES
+        PASS_REGULAR_EXPRESSION "\\[-Werror,-Wdangling\\]" TIMEOUT 120 LABELS "guide;lifetime")
+    else()
+      add_test(NAME guide.${_name}.dangling
+        COMMAND ${CMAKE_COMMAND} -E echo "no Clang >= 17 found: skipped")
+      set_tests_properties(guide.${_name}.dangling PROPERTIES
+        SKIP_REGULAR_EXPRESSION "skipped" LABELS "guide;lifetime")
+    endif()
+  elseif(_kind STREQUAL "pending")
+    add_test(NAME guide.${_name}
+      COMMAND ${CMAKE_COMMAND} -E echo "pending: uses names not in weft yet (WEFT_GUIDE_RUN_PENDING)")
+    set_tests_properties(guide.${_name} PROPERTIES SKIP_REGULAR_EXPRESSION "pending" LABELS guide)
+  endif()
+endforeach()
