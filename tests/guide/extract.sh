@@ -13,6 +13,7 @@
 #   cpp wrong      wrong code that compiles but must not run: syntax-checked
 #   cpp pending    uses names that do not exist yet: extracted, not compiled
 #   text output    the exact standard output of the closest ```cpp block above
+#                  (ignored while that block is pending)
 # Anything else (```text, ```sh, ```cmake) is left alone.
 #
 # Writes, under OUT_DIR:
@@ -89,6 +90,7 @@ for page in "$@"; do
             sub(/^```[ \t]*/, "", info)
             sub(/[ \t]+$/, "", info)
             if (info == "text output") {
+                if (last_pending) { in_other = 1; next }   # checked once it runs
                 if (last_run == "") fail("a `text output` block needs a ```cpp block before it")
                 if (seen_output[last_run]) fail("a second `text output` block for " last_run)
                 seen_output[last_run] = 1
@@ -112,6 +114,7 @@ for page in "$@"; do
             printf "" > block
             in_block = 1
             print name " " kind >> (tmp "/snippets.list")
+            last_pending = (kind == "pending")
             if (kind == "run") {
                 last_run = name
                 print name " " ns "_" n >> (tmp "/runnable")
