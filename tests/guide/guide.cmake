@@ -11,6 +11,10 @@
 #                    (it must stay valid C++), never run
 #   ```cpp pending   guide.<chapter>.<n>: reported as skipped, until its
 #                    chapter is listed in WEFT_GUIDE_RUN_PENDING
+#   ... asan=KIND    (dangling or wrong blocks) in a GCC ASan build
+#                    (WEFT_SANITIZE=address), guide.<chapter>.<n>.asan runs
+#                    the block and passes only if ASan reports KIND, so the
+#                    report the guide shows stays true
 #
 # One executable for every runnable block keeps the build short.
 set(WEFT_GUIDE_RUN_PENDING "" CACHE STRING
@@ -39,6 +43,16 @@ endif()
 add_executable(weft_guide ${_guide_out}/guide_snippets.cpp)
 target_link_libraries(weft_guide PRIVATE weft::weft weft_warnings)
 
+# The blocks marked asan=KIND are wrong on purpose; only an ASan build runs
+# them. GCC only: the guide shows GCC's reports, and Clang would reject the
+# dangling ones at compile time (and may elide the frames they misuse).
+set(_guide_asan OFF)
+if(WEFT_SANITIZE STREQUAL "address" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  set(_guide_asan ON)
+  add_executable(weft_guide_asan ${_guide_out}/guide_asan.cpp)
+  target_link_libraries(weft_guide_asan PRIVATE weft::weft weft_warnings)
+endif()
+
 # The syntax check of ```cpp wrong blocks uses the build compiler and the
 # warnings of weft_warnings, as errors: wrong code, but clean C++.
 set(_guide_syntax_flags -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror
@@ -51,6 +65,17 @@ foreach(_line IN LISTS _guide_snippets)
   string(REPLACE " " ";" _parts "${_line}")
   list(GET _parts 0 _name)
   list(GET _parts 1 _kind)
+  list(LENGTH _parts _nparts)
+  if(_guide_asan AND _nparts GREATER 2)
+    list(GET _parts 2 _asan_kind)
+    add_test(NAME guide.${_name}.asan COMMAND weft_guide_asan ${_name})
+    # detect_stack_use_after_return: a borrowed temporary is found at once,
+    # whatever reused its stack slot. No abort, so that CTest reads the report.
+    set_tests_properties(guide.${_name}.asan PROPERTIES
+      PASS_REGULAR_EXPRESSION "ERROR: AddressSanitizer: ${_asan_kind} "
+      ENVIRONMENT "ASAN_OPTIONS=detect_stack_use_after_return=1:abort_on_error=0:detect_leaks=0"
+      TIMEOUT 60 LABELS "guide;asan")
+  endif()
   set(_block ${_guide_out}/blocks/${_name}.cpp)
   set(_expected ${_guide_out}/expected/${_name}.txt)
   if(_kind STREQUAL "run")
