@@ -1,7 +1,9 @@
 // weft::task_id and weft::this_task::id().
 //
 // Every spawned task (and every block_on root) gets an id, unique for the
-// life of the process, starting at 1.
+// life of the process and never 0. Ids are handed out in per-thread blocks
+// (no shared counter on the spawn path), so they are not dense and not in
+// spawn order across threads.
 //
 //   weft::spawn([]() -> weft::task<> {
 //       std::cout << "I am task " << weft::this_task::id() << '\n';

@@ -355,7 +355,7 @@ struct wrap {
 };
 
 template <class A>
-auto as_task(A&& a) {
+WEFT_CORO_WRAPPER auto as_task(A&& a) {
     if constexpr (weft::detail::is_task<std::remove_cvref_t<A>>::value) {
         static_assert(!std::is_lvalue_reference_v<A>, "weft::time::timeout: std::move the task in");
         return std::move(a);

@@ -4,7 +4,8 @@
 //   for (int p = 0; p < 4; ++p)
 //       weft::spawn([tx]() -> weft::task<> {                  // senders copy
 //           for (int i = 0; i < 100; ++i)
-//               if (!co_await tx.send(i)) co_return;          // receiver gone
+//               auto sent = co_await tx.send(i);              // (name it: GCC 12,
+//               if (!sent) co_return;                         //  compiler-traps.md)
 //       });
 //   tx = {};                                                  // drop ours
 //   while (std::optional<int> v = co_await rx.recv()) use(*v);  // nullopt: all senders gone
@@ -419,7 +420,8 @@ private:
 ///
 ///   auto [tx, rx] = weft::sync::mpsc::channel<std::string>(16);
 ///   auto tx2 = tx;                                  // a second producer
-///   if (!co_await tx.send("hi")) { /* receiver gone: value in r.error().value */ }
+///   auto r = co_await tx.send("hi");
+///   if (!r) { /* receiver gone: the value is in r.error().value */ }
 template <class T>
 class sender : public detail::sender_base<T> {
     using chan_t = detail::chan<T>;
