@@ -72,10 +72,15 @@ constexpr std::size_t k_workers = 2; // multi-thread flavour (WORKLOADS.md, "Run
 
 enum class flavor { multi_thread, current_thread };
 
+// WEFT_BENCH_LONG_POLL_MS=<n>: build the runtimes with the long-poll
+// watchdog on (threshold n ms), to measure its cost (docs/observability.md).
 weft::runtime make_runtime(flavor fl) {
-    if (fl == flavor::multi_thread)
-        return weft::runtime::multi_thread().worker_threads(k_workers).build();
-    return weft::runtime::current_thread().build();
+    weft::runtime_builder b = fl == flavor::multi_thread
+                                  ? weft::runtime::multi_thread().worker_threads(k_workers)
+                                  : weft::runtime::current_thread();
+    if (const char* ms = std::getenv("WEFT_BENCH_LONG_POLL_MS"))
+        b.long_poll_threshold(std::chrono::milliseconds(std::atoi(ms)));
+    return b.build();
 }
 
 double per_op_ns(clock_type::duration d, std::size_t ops) {

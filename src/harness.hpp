@@ -7,6 +7,10 @@
 // shutdown_task(t)   runtime shutdown: claims an idle task and cancels it
 //                    inline; a running one is cancelled by its poller.
 // cancel_unpolled(t) a task spawned into a closed runtime: never runs.
+// peek_resume_function(t)
+//                    the dump: briefly claims an idle task (RUNNING, as a
+//                    poller) to read the resume function of the coroutine
+//                    it is suspended in; nullptr when the task is not idle.
 #pragma once
 
 #include "weft/detail/task_header.hpp"
@@ -16,6 +20,8 @@ namespace weft::detail {
 void poll_task(task_header* t) noexcept;
 void shutdown_task(task_header* t) noexcept;
 void cancel_unpolled(task_header* t) noexcept;
+/// The caller holds a reference to `t`.
+const void* peek_resume_function(task_header* t) noexcept;
 
 /// Per-thread counter of forced yields (cooperative budget spent).
 std::uint64_t& forced_yields_counter() noexcept;

@@ -224,6 +224,7 @@ private:
         set_thread_name(cfg_.thread_name);
         {
             context_guard g(this, &w);
+            watch_scope watch(long_poll_watchdog(), "worker " + std::to_string(w.index));
             if (cfg_.on_thread_start) cfg_.on_thread_start();
             std::uint64_t& forced = forced_yields_counter();
             std::uint64_t forced_seen = forced;

@@ -120,6 +120,7 @@ void runtime_base::block_on(task_header* root) {
     } else {
         {
             context_guard g(this, nullptr);
+            watch_scope w(watchdog_.get(), "block_on");
             run_block_on(drv);
         }
         std::lock_guard lk(panic_mu_);
@@ -215,6 +216,20 @@ runtime_builder& runtime_builder::unhandled_exception(unhandled_exception_policy
         policy != unhandled_exception_policy::shutdown_runtime)
         bad("unhandled_exception", "unknown policy value");
     cfg_.on_unhandled_exception = policy;
+    return *this;
+}
+
+runtime_builder& runtime_builder::long_poll_threshold(std::chrono::nanoseconds d) {
+    if (d < std::chrono::milliseconds(1)) bad("long_poll_threshold", "must be at least 1 ms");
+    cfg_.long_poll_threshold = d;
+    return *this;
+}
+runtime_builder& runtime_builder::on_long_poll(std::function<void(const long_poll_report&)> f) {
+    cfg_.on_long_poll = std::move(f);
+    return *this;
+}
+runtime_builder& runtime_builder::dump_on_sigquit(bool on) {
+    cfg_.dump_on_sigquit = on;
     return *this;
 }
 

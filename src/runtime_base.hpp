@@ -21,6 +21,7 @@
 #include "harness.hpp"
 #include "runtime_parts.hpp"
 #include "time_driver.hpp"
+#include "watchdog.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft::detail {
@@ -64,13 +65,23 @@ class runtime_base : public runtime_core, public scheduler {
 public:
     explicit runtime_base(runtime_config cfg)
         : cfg_(std::move(cfg)), time_(cfg_.start_paused),
-          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4) {}
+          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4) {
+        start_observers();
+    }
+    ~runtime_base() override { stop_observers(); }
 
     scheduler* task_scheduler() noexcept override { return this; }
     void submit(task_header* t) noexcept override;
     bool release(task_header* t) noexcept override { return owned_.remove(t); }
     void on_task_panic(task_header* t, std::exception_ptr e) noexcept override;
     void block_on(task_header* root) override;
+
+    runtime_dump dump() const override { return dump_tasks(); }
+    /// dump() without virtual dispatch (the SIGQUIT printer, src/observe.cpp).
+    runtime_dump dump_tasks() const;
+    /// `p` (not dereferenced) with a reference taken, if it is a live task
+    /// of this runtime (registered, or a block_on root); else nullptr.
+    task_header* find_live_task(task_header* p) noexcept;
 
     const runtime_config& config() const noexcept { return cfg_; }
     time_driver& timer() noexcept { return time_; }
@@ -91,6 +102,8 @@ protected:
     time_driver time_;
     owned_tasks owned_;
     std::atomic<bool> shut_down_{false};
+    /// The long-poll watchdog, or null (src/watchdog.hpp).
+    watchdog* long_poll_watchdog() const noexcept { return watchdog_.get(); }
 
 private:
     void abort_roots() noexcept;
@@ -99,6 +112,12 @@ private:
     std::exception_ptr panic_;
     std::atomic<bool> panicked_{false};
     root_driver* roots_ = nullptr; // guarded by panic_mu_
+
+    // Observability (src/observe.cpp): declared last, so the watchdog's
+    // thread is joined before anything it reads is destroyed.
+    void start_observers();
+    void stop_observers() noexcept;
+    std::unique_ptr<watchdog> watchdog_;
 };
 
 /// Sets this thread's context to a runtime for a scope.

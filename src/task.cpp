@@ -3,10 +3,12 @@
 // Every function here works on the state word of task_state.hpp; the
 // comment at each step names the transition and who owns what afterwards.
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 
 #include "harness.hpp"
+#include "watchdog.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime_error.hpp"
@@ -138,6 +140,8 @@ void poll_task(task_header* t) noexcept {
     thread_context& ctx = tls_context;
     ctx.yielded = false;
     ctx.current = t;
+    poll_slot* watch = ctx.watch;
+    if (WEFT_UNLIKELY(watch != nullptr)) watch->enter(t);
     ctx.budget = coop_budget;
     // A stale wake (see task_header.hpp) leaves the coroutine where it is;
     // an interrupt (an elapsed timeout) resumes the timeout's parent.
@@ -157,6 +161,7 @@ void poll_task(task_header* t) noexcept {
         if (t->root.done()) {
             t->vtable->finish(t); // the frame's destructors run as part of the task
             ctx.current = nullptr;
+            if (WEFT_UNLIKELY(watch != nullptr)) watch->leave();
             if (t->output() == output_kind::panic && t->sched != nullptr)
                 t->sched->on_task_panic(t, t->panic);
             complete(t);
@@ -164,6 +169,7 @@ void poll_task(task_header* t) noexcept {
         }
     }
     ctx.current = nullptr;
+    if (WEFT_UNLIKELY(watch != nullptr)) watch->leave();
     switch (state_of(t).to_idle(ctx.yielded)) { // RUNNING -> idle
     case to_idle_result::ok:
         return;
@@ -178,6 +184,42 @@ void poll_task(task_header* t) noexcept {
         cancel(t);
         return;
     }
+}
+
+const void* peek_resume_function(task_header* t) noexcept {
+    // Claim RUNNING from idle, as a poller would (the caller holds a
+    // reference; a running, scheduled or complete task is left alone: its
+    // frames belong to someone else or are about to).
+    namespace b = state_bits;
+    std::uint64_t s = t->state.load(std::memory_order_acquire);
+    do {
+        if (s & (b::running | b::complete | b::notified)) return nullptr;
+    } while (!t->state.compare_exchange_weak(s, s | b::running, std::memory_order_acq_rel,
+                                             std::memory_order_acquire));
+    // We hold RUNNING: resume_point is ours to read and its frame cannot be
+    // destroyed meanwhile. GCC and Clang put the resume function first in
+    // a coroutine frame.
+    const void* fn = nullptr;
+    if (t->resume_point) std::memcpy(&fn, t->resume_point.address(), sizeof fn);
+    // Give RUNNING back with poll_task's to_idle: a wake or abort that
+    // arrived meanwhile set NOTIFIED (and CANCELLED) and left the
+    // rescheduling to us, exactly as to a poller. The reference we take
+    // here plays the popped queue entry's part.
+    task_ref_inc(t);
+    switch (state_of(t).to_idle(false)) {
+    case to_idle_result::ok:
+        break;
+    case to_idle_result::ok_notified:
+        t->sched->schedule(t, true);
+        break;
+    case to_idle_result::ok_dealloc:
+        dealloc(t);
+        break;
+    case to_idle_result::cancelled:
+        cancel(t);
+        break;
+    }
+    return fn;
 }
 
 void shutdown_task(task_header* t) noexcept {

@@ -42,6 +42,7 @@
 
 #include "weft/detail/task_header.hpp"
 #include "weft/join_handle.hpp"
+#include "weft/observe.hpp"
 #include "weft/runtime_error.hpp"
 #include "weft/spawn.hpp"
 #include "weft/task.hpp"
@@ -97,6 +98,9 @@ struct runtime_config {
     std::function<void()> on_thread_start;
     std::function<void()> on_thread_stop;
     unhandled_exception_policy on_unhandled_exception = unhandled_exception_policy::ignore;
+    std::chrono::nanoseconds long_poll_threshold{0}; // 0: no watchdog
+    std::function<void(const long_poll_report&)> on_long_poll;
+    bool dump_on_sigquit = false;
 };
 
 /// The runtime behind runtime and runtime_handle (src/runtime.cpp).
@@ -111,6 +115,8 @@ public:
     /// Stops the workers and aborts every task. `timeout` < 0: wait forever.
     virtual void shutdown(std::chrono::nanoseconds timeout) noexcept = 0;
     virtual runtime_metrics metrics() const = 0;
+    /// The live task listing (src/observe.cpp).
+    virtual runtime_dump dump() const = 0;
 };
 
 std::shared_ptr<runtime_core> make_runtime(runtime_config cfg);
@@ -131,7 +137,7 @@ struct root_handle {
 };
 
 template <class C>
-auto make_root(C&& c) {
+auto make_root(std::uint32_t site, C&& c) {
     using Cd = std::decay_t<C>;
     using T = callable_result_t<Cd>;
     static_assert(is_task<T>::value, "weft::block_on: the callable must return weft::task<R>");
@@ -139,7 +145,7 @@ auto make_root(C&& c) {
     static_assert(!std::is_reference_v<R>,
                   "weft::block_on: the task's output must be a value; return a pointer or "
                   "std::reference_wrapper instead of a reference");
-    auto* t = new spawned_task<Cd, R>(nullptr, next_task_id(), std::forward<C>(c));
+    auto* t = new spawned_task<Cd, R>(nullptr, next_task_id(), std::forward<C>(c), site);
     try {
         task<R> root = detail::invoke_callable(std::move(t->callable()));
         if (!root.valid())
@@ -154,7 +160,7 @@ auto make_root(C&& c) {
 }
 
 template <class F, class... Args>
-auto block_on_core(runtime_core& rt, F&& f, Args&&... args) {
+auto block_on_core(runtime_core& rt, std::uint32_t site, F&& f, Args&&... args) {
     check_not_in_runtime("block_on");
     // The root is a task like any other, except that block_on's thread
     // polls it: it is created here and handed to the runtime unscheduled.
@@ -163,9 +169,10 @@ auto block_on_core(runtime_core& rt, F&& f, Args&&... args) {
             using R = typename std::decay_t<F>::value_type;
             static_assert(!std::is_reference_v<R>,
                           "weft::block_on: the task's output must be a value");
-            return root_handle<R>{adopt_root(nullptr, std::move(f))};
+            return root_handle<R>{adopt_root(nullptr, std::move(f), site)};
         } else {
-            return make_root(make_callable(std::forward<F>(f), std::forward<Args>(args)...));
+            return make_root(site,
+                             make_callable(std::forward<F>(f), std::forward<Args>(args)...));
         }
     }();
     using R = typename decltype(h)::value_type_;
@@ -185,6 +192,57 @@ auto block_on_core(runtime_core& rt, F&& f, Args&&... args) {
 
 } // namespace detail
 
+// The spawn overloads of runtime_handle and runtime (as weft::spawn's in
+// spawn.hpp: up to four arguments record the caller's location, named()
+// records it with any number).
+#define WEFT_DETAIL_SPAWN_MEMBERS(CORE, CONST)                                                     \
+    template <spawnable_callable F>                                                                \
+    auto spawn(F&& f, std::source_location loc = std::source_location::current()) CONST {          \
+        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f));               \
+    }                                                                                              \
+    template <spawnable_callable F, class A1>                                                      \
+    auto spawn(F&& f, A1&& a1, std::source_location loc = std::source_location::current())         \
+        CONST {                                                                                    \
+        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f),                \
+                                std::forward<A1>(a1));                                             \
+    }                                                                                              \
+    template <spawnable_callable F, class A1, class A2>                                            \
+    auto spawn(F&& f, A1&& a1, A2&& a2,                                                            \
+               std::source_location loc = std::source_location::current()) CONST {                 \
+        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f),                \
+                                std::forward<A1>(a1), std::forward<A2>(a2));                       \
+    }                                                                                              \
+    template <spawnable_callable F, class A1, class A2, class A3>                                  \
+    auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3,                                                   \
+               std::source_location loc = std::source_location::current()) CONST {                 \
+        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f),                \
+                                std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3)); \
+    }                                                                                              \
+    template <spawnable_callable F, class A1, class A2, class A3, class A4>                        \
+    auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,                                          \
+               std::source_location loc = std::source_location::current()) CONST {                 \
+        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f),                \
+                                std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3),  \
+                                std::forward<A4>(a4));                                             \
+    }                                                                                              \
+    template <spawnable_callable F, class A1, class A2, class A3, class A4, class A5,              \
+              class... More>                                                                       \
+    auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, More&&... more) CONST {         \
+        return detail::spawn_on(CORE, 0, std::forward<F>(f), std::forward<A1>(a1),                 \
+                                std::forward<A2>(a2), std::forward<A3>(a3), std::forward<A4>(a4),  \
+                                std::forward<A5>(a5), std::forward<More>(more)...);                \
+    }                                                                                              \
+    template <class F, class... Args>                                                              \
+    auto spawn(const named& name, F&& f, Args&&... args) CONST {                                   \
+        return detail::spawn_on(CORE, name.site(), std::forward<F>(f),                             \
+                                std::forward<Args>(args)...);                                      \
+    }                                                                                              \
+    template <class R>                                                                             \
+    join_handle<R> spawn(task<R> t WEFT_LIFETIMEBOUND,                                             \
+                         std::source_location loc = std::source_location::current()) CONST {       \
+        return detail::spawn_on(CORE, detail::intern_site(loc), std::move(t));                     \
+    }
+
 /// A handle to a runtime: spawn onto it and enter it from any thread. Cheap
 /// to copy. Keeps the runtime's internals alive, not its threads: after the
 /// runtime shut down, spawn gives a cancelled task and block_on throws.
@@ -194,27 +252,29 @@ public:
     /// Throws weft::runtime_error elsewhere.
     static runtime_handle current();
 
-    /// Spawns `f(args...)` onto this runtime, from any thread.
+    /// Spawns `f(args...)` onto this runtime, from any thread; the same
+    /// overloads as weft::spawn (named(...) first, or a task<R>), and the
+    /// task records this call's location.
     ///
     ///   auto h = rt.handle().spawn([]() -> weft::task<> { co_return; });
-    template <class F, class... Args>
-    requires(!detail::is_task<std::remove_cvref_t<F>>::value) auto spawn(F&& f,
-                                                                         Args&&... args) const {
-        return detail::spawn_on(core_.get(), std::forward<F>(f), std::forward<Args>(args)...);
-    }
-    /// Spawns a task that was already created (see weft::spawn(task<R>)).
-    template <class R>
-    join_handle<R> spawn(task<R> t WEFT_LIFETIMEBOUND) const {
-        return detail::spawn_on(core_.get(), std::move(t));
-    }
+    ///   auto h2 = rt.handle().spawn(weft::named("ticker"), tick, 10);
+    WEFT_DETAIL_SPAWN_MEMBERS(core_.get(), const)
 
     /// Runs `f(args...)` to completion on the calling thread (see runtime::block_on).
     template <class F, class... Args>
     auto block_on(F&& f, Args&&... args) const {
-        return detail::block_on_core(*core_, std::forward<F>(f), std::forward<Args>(args)...);
+        return detail::block_on_core(*core_, 0, std::forward<F>(f), std::forward<Args>(args)...);
     }
 
     runtime_metrics metrics() const { return core_->metrics(); }
+
+    /// Lists the runtime's live spawned tasks: id, name, spawn site, state,
+    /// and, for an idle task, the coroutine it is suspended in (see
+    /// observe.hpp). Takes each registry shard's lock briefly; safe from
+    /// any thread, including a task of this runtime.
+    ///
+    ///   std::cerr << rt.handle().dump();
+    runtime_dump dump() const { return core_->dump(); }
 
     explicit runtime_handle(std::shared_ptr<detail::runtime_core> core) noexcept
         : core_(std::move(core)) {}
@@ -256,6 +316,27 @@ public:
     runtime_builder& on_thread_stop(std::function<void()> f);
     /// What an exception escaping a spawned task does. Default: ignore.
     runtime_builder& unhandled_exception(unhandled_exception_policy policy);
+    /// Turns on the long-poll watchdog: a thread that reports, once per
+    /// occurrence, a task that has been in a single poll for at least `d`
+    /// (it blocks its worker: a blocking call, a long computation). Costs
+    /// the scheduler two relaxed stores per poll; the watchdog samples every
+    /// d / 4. Default: off. d >= 1 ms.
+    ///
+    ///   auto rt = weft::runtime::multi_thread()
+    ///                 .long_poll_threshold(std::chrono::milliseconds(100))
+    ///                 .build();  // reports go to stderr
+    runtime_builder& long_poll_threshold(std::chrono::nanoseconds d);
+    /// Where long-poll reports go (default: one line on stderr). Called on
+    /// the watchdog's thread; it may block the watchdog, not the runtime.
+    ///
+    ///   .on_long_poll([](const weft::long_poll_report& r) { log(r); })
+    runtime_builder& on_long_poll(std::function<void(const long_poll_report&)> f);
+    /// Prints this runtime's dump() to stderr on SIGQUIT (Ctrl-\). Installs
+    /// a process-wide handler (install_sigquit_dump) that only wakes a
+    /// printer thread. Default: off (SIGQUIT keeps its default action).
+    ///
+    ///   auto rt = weft::runtime::multi_thread().dump_on_sigquit(true).build();
+    runtime_builder& dump_on_sigquit(bool on);
 
     runtime build();
 
@@ -286,22 +367,18 @@ public:
     ///   int v = rt.block_on([]() -> weft::task<int> { co_return 42; });
     template <class F, class... Args>
     auto block_on(F&& f, Args&&... args) {
-        return detail::block_on_core(*core(), std::forward<F>(f), std::forward<Args>(args)...);
+        return detail::block_on_core(*core(), 0, std::forward<F>(f), std::forward<Args>(args)...);
     }
 
     /// Spawns onto this runtime from any thread (like handle().spawn).
-    template <class F, class... Args>
-    requires(!detail::is_task<std::remove_cvref_t<F>>::value) auto spawn(F&& f, Args&&... args) {
-        return detail::spawn_on(core().get(), std::forward<F>(f), std::forward<Args>(args)...);
-    }
-    /// Spawns a task that was already created (see weft::spawn(task<R>)).
-    template <class R>
-    join_handle<R> spawn(task<R> t WEFT_LIFETIMEBOUND) {
-        return detail::spawn_on(core().get(), std::move(t));
-    }
+    ///
+    ///   auto h = rt.spawn(weft::named("worker"), []() -> weft::task<> { co_return; });
+    WEFT_DETAIL_SPAWN_MEMBERS(core().get(), )
 
     runtime_handle handle() const { return runtime_handle(core()); }
     runtime_metrics metrics() const { return core()->metrics(); }
+    /// Like handle().dump().
+    runtime_dump dump() const { return core()->dump(); }
 
     /// Shuts down, waiting at most `d` for workers busy in a long poll.
     void shutdown_timeout(std::chrono::nanoseconds d) &&;
@@ -330,3 +407,5 @@ auto block_on(F&& f, Args&&... args) {
 }
 
 } // namespace weft
+
+#undef WEFT_DETAIL_SPAWN_MEMBERS

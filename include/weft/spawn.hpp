@@ -14,6 +14,10 @@
 // `spawn(task<R>&&)` spawns a task that was already created. Its coroutine
 // must not refer to anything that dies before the task does.
 //
+// Every overload records the task's spawn site (the caller's source
+// location, and a name when spawned as `spawn(named("x"), f, args...)`):
+// see observe.hpp.
+//
 // Layout: one block holds the task_header and the callable; the callable
 // is invoked once, in place, so the coroutine frame may point into it. An
 // empty lambda adds nothing to the 72-byte header.
@@ -30,6 +34,7 @@
 #include "weft/detail/frame_allocator.hpp"
 #include "weft/detail/task_header.hpp"
 #include "weft/join_handle.hpp"
+#include "weft/observe.hpp"
 #include "weft/result.hpp"
 #include "weft/task.hpp"
 
@@ -126,8 +131,8 @@ class spawned_task final : public task_header {
 
 public:
     template <class CC>
-    spawned_task(scheduler* s, std::uint64_t id, CC&& c)
-        : task_header(&vtable, s, id, nullptr), storage_(std::forward<CC>(c)) {}
+    spawned_task(scheduler* s, std::uint64_t id, CC&& c, std::uint32_t site = 0)
+        : task_header(&vtable, s, id, nullptr, site), storage_(std::forward<CC>(c)) {}
 
     C& callable() noexcept { return storage_.fn(); }
 
@@ -229,9 +234,9 @@ const task_vtable spawned_task<C, R>::vtable = {&finish_fn,      &drop_callable_
 
 /// Builds a spawned_task around an existing root coroutine.
 template <class R>
-auto adopt_root(scheduler* s, task<R>&& root) {
+auto adopt_root(scheduler* s, task<R>&& root, std::uint32_t site = 0) {
     if (!root.valid()) throw std::logic_error("weft::spawn: empty task");
-    auto* t = new spawned_task<adopted_root, R>(s, next_task_id(), adopted_root{});
+    auto* t = new spawned_task<adopted_root, R>(s, next_task_id(), adopted_root{}, site);
     t->root = t->resume_point = root.release();
     return t;
 }
@@ -240,7 +245,7 @@ template <class C>
 using callable_result_t = std::invoke_result_t<C&&>;
 
 template <class C>
-auto spawn_callable(runtime_core* rt, C&& c) {
+auto spawn_callable(runtime_core* rt, std::uint32_t site, C&& c) {
     using Cd = std::decay_t<C>;
     using T = callable_result_t<Cd>;
     static_assert(is_task<T>::value, "weft::spawn: the callable must return weft::task<R>");
@@ -249,7 +254,8 @@ auto spawn_callable(runtime_core* rt, C&& c) {
         !std::is_reference_v<R>,
         "weft::spawn: a spawned task's output outlives the code that spawned it, so it "
         "must be a value; return a pointer or std::reference_wrapper instead of a reference");
-    auto* t = new spawned_task<Cd, R>(runtime_scheduler(rt), next_task_id(), std::forward<C>(c));
+    auto* t = new spawned_task<Cd, R>(runtime_scheduler(rt), next_task_id(), std::forward<C>(c),
+                                      site);
     try {
         task<R> root = invoke_callable(std::move(t->callable()));
         if (!root.valid())
@@ -275,27 +281,81 @@ auto make_callable(F&& f, Args&&... args) {
 }
 
 template <class F, class... Args>
-auto spawn_on(runtime_core* rt, F&& f, Args&&... args) {
+auto spawn_on(runtime_core* rt, std::uint32_t site, F&& f, Args&&... args) {
     if constexpr (sizeof...(Args) == 0 && is_task<std::decay_t<F>>::value) {
         using R = typename std::decay_t<F>::value_type;
         static_assert(!std::is_reference_v<R>,
                       "weft::spawn: a spawned task's output must be a value");
-        auto* t = adopt_root(runtime_scheduler(rt), std::move(f));
+        auto* t = adopt_root(runtime_scheduler(rt), std::move(f), site);
         submit_spawned(rt, t);
         return join_handle<R>(t);
     } else {
-        return spawn_callable(rt, make_callable(std::forward<F>(f), std::forward<Args>(args)...));
+        return spawn_callable(rt, site,
+                              make_callable(std::forward<F>(f), std::forward<Args>(args)...));
     }
 }
 
 } // namespace detail
 
+template <class F>
+concept spawnable_callable =
+    !detail::is_task<std::remove_cvref_t<F>>::value && !std::is_same_v<std::remove_cvref_t<F>, named>;
+
 /// Spawns `f(args...)` (which returns task<R>) as a new task on the current
 /// runtime and returns its join_handle<R>. Throws weft::runtime_error when
 /// called outside a runtime.
+///
+///   auto h = weft::spawn([]() -> weft::task<int> { co_return 1; });
+///   auto h2 = weft::spawn(fetch, std::string("db"), 300);
+///
+/// The task records where it was spawned (this call's source location; see
+/// observe.hpp). The trailing std::source_location parameter is filled in by
+/// the compiler: do not pass it. With more than four arguments the location
+/// is not recorded (pass them in a lambda's captures, or bind them).
+template <spawnable_callable F>
+auto spawn(F&& f, std::source_location loc = std::source_location::current()) {
+    return detail::spawn_on(detail::current_runtime_for_spawn(), detail::intern_site(loc),
+                            std::forward<F>(f));
+}
+template <spawnable_callable F, class A1>
+auto spawn(F&& f, A1&& a1, std::source_location loc = std::source_location::current()) {
+    return detail::spawn_on(detail::current_runtime_for_spawn(), detail::intern_site(loc),
+                            std::forward<F>(f), std::forward<A1>(a1));
+}
+template <spawnable_callable F, class A1, class A2>
+auto spawn(F&& f, A1&& a1, A2&& a2, std::source_location loc = std::source_location::current()) {
+    return detail::spawn_on(detail::current_runtime_for_spawn(), detail::intern_site(loc),
+                            std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
+}
+template <spawnable_callable F, class A1, class A2, class A3>
+auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3,
+           std::source_location loc = std::source_location::current()) {
+    return detail::spawn_on(detail::current_runtime_for_spawn(), detail::intern_site(loc),
+                            std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
+                            std::forward<A3>(a3));
+}
+template <spawnable_callable F, class A1, class A2, class A3, class A4>
+auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+           std::source_location loc = std::source_location::current()) {
+    return detail::spawn_on(detail::current_runtime_for_spawn(), detail::intern_site(loc),
+                            std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
+                            std::forward<A3>(a3), std::forward<A4>(a4));
+}
+template <spawnable_callable F, class A1, class A2, class A3, class A4, class A5, class... More>
+auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, More&&... more) {
+    return detail::spawn_on(detail::current_runtime_for_spawn(), 0, std::forward<F>(f),
+                            std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3),
+                            std::forward<A4>(a4), std::forward<A5>(a5),
+                            std::forward<More>(more)...);
+}
+
+/// Spawns `f(args...)` as a task named `name` (which also carries the
+/// location of the call; any number of arguments).
+///
+///   weft::spawn(weft::named("accept-loop"), accept_loop, port);
 template <class F, class... Args>
-requires(!detail::is_task<std::remove_cvref_t<F>>::value) auto spawn(F&& f, Args&&... args) {
-    return detail::spawn_on(detail::current_runtime_for_spawn(), std::forward<F>(f),
+auto spawn(const named& name, F&& f, Args&&... args) {
+    return detail::spawn_on(detail::current_runtime_for_spawn(), name.site(), std::forward<F>(f),
                             std::forward<Args>(args)...);
 }
 
@@ -307,8 +367,10 @@ requires(!detail::is_task<std::remove_cvref_t<F>>::value) auto spawn(F&& f, Args
 ///   auto h = weft::spawn(serve(cfg));            // fine: cfg outlives h
 ///   auto bad = weft::spawn(serve(config{}));     // Clang: -Wdangling
 template <class R>
-join_handle<R> spawn(task<R> t WEFT_LIFETIMEBOUND) {
-    return detail::spawn_on(detail::current_runtime_for_spawn(), std::move(t));
+join_handle<R> spawn(task<R> t WEFT_LIFETIMEBOUND,
+                     std::source_location loc = std::source_location::current()) {
+    return detail::spawn_on(detail::current_runtime_for_spawn(), detail::intern_site(loc),
+                            std::move(t));
 }
 
 } // namespace weft

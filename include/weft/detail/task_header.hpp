@@ -10,6 +10,7 @@
 // # Who may touch which field
 //
 //   state         atomic; every change is one CAS or RMW (task_state.hpp).
+//                 Its top 24 bits hold the spawn site, written once here.
 //   vtable, sched, id
 //                 written once at spawn, read-only afterwards.
 //   root          written at spawn; afterwards only by whoever holds the
@@ -116,9 +117,11 @@ struct task_header {
     std::uint32_t suspend_token;
     std::atomic<std::uint32_t> wake_token;
 
+    /// `site`: the interned spawn site (spawn_site.hpp), kept in the state
+    /// word's top bits (task_state.hpp).
     task_header(const task_vtable* vt, scheduler* s, std::uint64_t task_id,
-                std::coroutine_handle<> r) noexcept
-        : state(state_bits::initial), vtable(vt), sched(s), id(task_id), root(r), resume_point(r),
+                std::coroutine_handle<> r, std::uint32_t site = 0) noexcept
+        : state(state_bits::initial | (std::uint64_t{site} << state_bits::site_shift)), vtable(vt), sched(s), id(task_id), root(r), resume_point(r),
           join_waker_task(nullptr), join_waker_token(0), owned_index(0), suspend_token(0),
           wake_token(0) {}
     ~task_header() {}
@@ -185,6 +188,9 @@ struct thread_context {
     /// The coroutine the poller resumes next, within the same poll: a task
     /// being awaited, or the parent of one that finished (the trampoline).
     std::coroutine_handle<> resume_next = nullptr;
+    /// This thread's slot of the long-poll watchdog, when the runtime has
+    /// one (src/watchdog.hpp); poll_task marks each poll in it.
+    struct poll_slot* watch = nullptr;
 };
 
 thread_context& this_thread_context() noexcept;

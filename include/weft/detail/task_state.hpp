@@ -14,7 +14,15 @@
 //   CANCELLED      abort() was requested; the next poll destroys the frames.
 //   INTERRUPTED    a timeout inside the task elapsed: the next poll abandons
 //                  the timed-out work (see interrupt_scope in task_header.hpp).
-//   refcount       the rest of the word, in units of REF_ONE.
+//   refcount       bits 7..39 (33 bits), in units of REF_ONE.
+//   site           bits 40..63 (24 bits): the interned spawn site of the task
+//                  (detail/spawn_site.hpp; 0 = unknown). Written once by the
+//                  task_header constructor, before the task is published, and
+//                  never changed: every transition below is an add/sub of
+//                  REF_ONE or an and/or/xor of flag bits, so no RMW carries
+//                  into or clears it, as long as the refcount stays below
+//                  2^33 (each reference is an object of at least 8 bytes:
+//                  2^33 of them would need 64 GiB).
 //
 // References are held by: the owned-task registry (until the task completes),
 // each run-queue entry (NOTIFIED), the join handle, each abort_handle and
@@ -53,11 +61,19 @@ inline constexpr std::uint64_t interrupted = 64;
 inline constexpr std::uint64_t ref_shift = 7;
 inline constexpr std::uint64_t ref_one = std::uint64_t{1} << ref_shift;
 inline constexpr std::uint64_t flag_mask = ref_one - 1;
+inline constexpr std::uint64_t site_shift = 40;
+inline constexpr std::uint64_t ref_mask = (std::uint64_t{1} << (site_shift - ref_shift)) - 1;
+inline constexpr std::uint64_t max_site = (std::uint64_t{1} << (64 - site_shift)) - 1;
 inline constexpr std::uint64_t initial = 3 * ref_one | join_interest | notified;
 } // namespace state_bits
 
 inline std::uint64_t ref_count(std::uint64_t s) noexcept {
-    return s >> state_bits::ref_shift;
+    return (s >> state_bits::ref_shift) & state_bits::ref_mask;
+}
+
+/// The spawn-site index kept in a state word's top bits.
+inline std::uint32_t site_index(std::uint64_t s) noexcept {
+    return static_cast<std::uint32_t>(s >> state_bits::site_shift);
 }
 
 enum class to_running_result { success, cancelled, failed, dealloc };

@@ -1,0 +1,113 @@
+// Spawn sites: where a task was spawned, and its name, interned to a 24-bit
+// index that the task keeps in its state word (task_state.hpp), so that the
+// 72-byte header needs no new field.
+//
+// A site is {std::source_location, name}. The table of sites is global,
+// process-wide and append-only: an index, once handed out, names the same
+// record until the process exits, so a dump or a watchdog report can read
+// it without a lock (records live in fixed chunks published through atomic
+// pointers; the index reaches the reader through the task's state word,
+// written before the task was published). See
+// docs/decisions/0027-spawn-sites.md.
+//
+// Cost on the spawn path: intern_site() looks the (location, name) pair up
+// in a thread-local direct-mapped cache of 64 entries, keyed by the address
+// behind the std::source_location (libstdc++ and libc++ wrap one pointer
+// per call site) and the name's address; a hit is a few loads and compares.
+// A miss takes a global mutex and a hash lookup by content, once per site
+// and thread (or when two sites collide in the cache).
+//
+// Names: `named("literal")` takes a string with static storage duration
+// (its constructor is consteval, so nothing else compiles) and costs what
+// an unnamed spawn costs. `named(std::string)` copies a name built at run
+// time into the table, deduplicated by content; the table keeps at most
+// max_owned_names distinct ones, after which such tasks are recorded under
+// the name "<too many names>" — a server that names each connection
+// "conn-<id>" cannot grow the table without bound.
+//
+// WEFT_SPAWN_SITES=0 (a compile-time switch, used to measure the cost)
+// records nothing: every task gets site 0, "unknown".
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <source_location>
+#include <string_view>
+
+#include "weft/detail/config.hpp"
+
+#ifndef WEFT_SPAWN_SITES
+#define WEFT_SPAWN_SITES 1
+#endif
+
+namespace weft::detail {
+
+/// One interned spawn site. Every pointer refers to storage that lives as
+/// long as the process.
+struct site_record {
+    const char* file = "";
+    const char* function = "";
+    std::uint32_t line = 0;
+    std::uint32_t column = 0;
+    const char* name = ""; // "" when the task has no name
+};
+
+/// Distinct run-time names (named(std::string)) the table keeps.
+inline constexpr std::size_t max_owned_names = 65536;
+
+/// The record of `index` (an index from intern_site; 0 is "unknown").
+const site_record& site_at(std::uint32_t index) noexcept;
+
+/// How many sites were interned (for tests and the dump).
+std::uint32_t site_count() noexcept;
+
+struct site_cache_entry {
+    const void* key = nullptr;
+    const char* name = nullptr;
+    std::uint32_t index = 0;
+};
+
+inline constexpr std::size_t site_cache_size = 64;
+constinit inline thread_local site_cache_entry site_cache[site_cache_size]{};
+
+/// The slow path: interns under the table's lock and fills `slot`.
+std::uint32_t intern_site_slow(const std::source_location& loc, const char* name,
+                               site_cache_entry& slot) noexcept;
+/// Interns a run-time name (copied, deduplicated, bounded).
+std::uint32_t intern_site_owned(const std::source_location& loc, std::string_view name) noexcept;
+
+/// The identity of a call site: the pointer inside std::source_location when
+/// it is one pointer (libstdc++, libc++), else its file name's address
+/// (the cache then only narrows the search; the slow path compares content).
+inline const void* site_key(const std::source_location& loc) noexcept {
+    if constexpr (sizeof(std::source_location) == sizeof(const void*)) {
+        const void* p;
+        std::memcpy(&p, &loc, sizeof p);
+        return p;
+    } else {
+        return loc.file_name();
+    }
+}
+
+/// The index of site {loc, name}; `name` has static storage duration (or is
+/// nullptr: no name).
+inline std::uint32_t intern_site(const std::source_location& loc,
+                                 const char* name = nullptr) noexcept {
+#if WEFT_SPAWN_SITES
+    const void* key = site_key(loc);
+    std::uintptr_t h = reinterpret_cast<std::uintptr_t>(key) ^
+                       (reinterpret_cast<std::uintptr_t>(name) >> 3) ^ (loc.line() * 0x9E3779B1u);
+    site_cache_entry& e = site_cache[(h ^ (h >> 6)) & (site_cache_size - 1)];
+    if constexpr (sizeof(std::source_location) == sizeof(const void*)) {
+        if (WEFT_LIKELY(e.key == key && e.name == name && e.index != 0)) return e.index;
+    }
+    return intern_site_slow(loc, name, e);
+#else
+    (void)loc;
+    (void)name;
+    return 0;
+#endif
+}
+
+} // namespace weft::detail

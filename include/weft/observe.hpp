@@ -1,0 +1,149 @@
+// Observability: task names and spawn sites, the live task dump, and the
+// long-poll watchdog's report. See docs/observability.md.
+//
+// Every task records where it was spawned (the std::source_location of the
+// weft::spawn call, at no extra memory: it is interned into the task's
+// state word, see detail/spawn_site.hpp) and may be given a name:
+//
+//   weft::spawn(weft::named("accept-loop"), accept_loop, std::ref(listener));
+//   weft::spawn(weft::named(std::format("conn-{}", id)), serve, std::move(sock));
+//
+// The runtime lists its live tasks on demand:
+//
+//   std::cerr << rt.handle().dump();  // id, name, spawn site, state, where suspended
+//
+// and, when built with .long_poll_threshold(d), reports a task that keeps
+// its worker busy for longer than d without yielding (long_poll_report).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weft/detail/spawn_site.hpp"
+#include "weft/task_id.hpp"
+
+namespace weft {
+
+/// A task's name, passed as spawn's first argument. Also captures the
+/// location of the spawn call (the expression `named(...)` is written there).
+///
+///   weft::spawn(weft::named("accept-loop"), accept_loop, port);   // a literal: free
+///   weft::spawn(weft::named(std::string("conn-") + peer), serve); // copied, bounded
+///
+/// A `const char*` name must be a constant expression (a string literal or
+/// a constexpr array): the constructor is consteval, so a pointer to a
+/// temporary buffer does not compile. Build run-time names as std::string:
+/// they are copied into the process-wide site table once per distinct text
+/// (at most detail::max_owned_names of them; further ones are recorded as
+/// "<too many names>").
+class named {
+public:
+    consteval named(const char* name,
+                    std::source_location loc = std::source_location::current()) noexcept
+        : literal_(name), loc_(loc) {}
+    /// A name built at run time: interned (copied, deduplicated) here.
+    named(const std::string& name,
+          std::source_location loc = std::source_location::current()) noexcept
+        : literal_(nullptr), loc_(loc) {
+#if WEFT_SPAWN_SITES
+        owned_site_ = detail::intern_site_owned(loc, name);
+#endif
+    }
+
+    /// The interned site (location + name) of this spawn.
+    std::uint32_t site() const noexcept {
+        return literal_ != nullptr ? detail::intern_site(loc_, literal_) : owned_site_;
+    }
+    const std::source_location& location() const noexcept { return loc_; }
+
+private:
+    const char* literal_;
+    std::source_location loc_;
+    std::uint32_t owned_site_ = 0;
+};
+
+/// Where a task is in its life, as seen by runtime_handle::dump().
+enum class task_run_state {
+    idle,      ///< suspended, waiting for a wake-up
+    scheduled, ///< woken (or new), waiting in a run queue
+    running,   ///< being polled by a worker right now
+};
+
+/// "idle", "scheduled" or "running".
+const char* to_string(task_run_state s) noexcept;
+
+/// Where a task was spawned. The strings live as long as the process.
+///
+///   auto site = snapshot.site;  // site.file, site.line, site.name ...
+struct spawn_site {
+    std::string_view name;     ///< "" when the task was spawned without named()
+    std::string_view file;     ///< "" when unknown (WEFT_SPAWN_SITES=0)
+    std::string_view function; ///< the function that called spawn
+    std::uint32_t line = 0;
+    std::uint32_t column = 0;
+};
+
+/// One live task in a runtime_dump.
+///
+///   for (const weft::task_snapshot& t : rt.handle().dump().tasks)
+///       if (t.state == weft::task_run_state::idle) std::cout << t.suspended_in << '\n';
+struct task_snapshot {
+    task_id id;
+    spawn_site site;
+    task_run_state state = task_run_state::idle;
+    /// For an idle task: the coroutine it is suspended in, as a (demangled)
+    /// symbol when the binary exports it (link with -rdynamic), else as the
+    /// address of its resume function ("0x..."). Empty for a scheduled or
+    /// running task, whose frames the dump must not read.
+    std::string suspended_in;
+    /// The address of the suspended coroutine's resume function (idle
+    /// tasks), for addr2line; nullptr otherwise.
+    const void* resume_function = nullptr;
+};
+
+/// A listing of a runtime's live spawned tasks (block_on roots are not
+/// included), taken by runtime_handle::dump(). Printing it gives one line
+/// per task:
+///
+///   std::cout << rt.handle().dump();
+///   // weft: 2 live tasks
+///   //   task 1025 "accept-loop" idle     spawned at main.cpp:12 (main), suspended in accept_loop(int) [clone .actor]
+struct runtime_dump {
+    std::vector<task_snapshot> tasks;
+    std::string to_string() const;
+};
+
+std::ostream& operator<<(std::ostream& os, const runtime_dump& d);
+
+/// What the long-poll watchdog reports (runtime_builder::long_poll_threshold):
+/// a task that has been in one poll for at least `threshold`, keeping its
+/// thread from running anything else. Reported once per such poll.
+///
+///   .on_long_poll([](const weft::long_poll_report& r) { std::cerr << r << '\n'; })
+struct long_poll_report {
+    task_id id;
+    spawn_site site;
+    /// "worker N" (multi-thread), or "block_on" (the thread in block_on).
+    std::string thread;
+    /// How long the poll had lasted when it was noticed (>= threshold).
+    std::chrono::nanoseconds elapsed{0};
+};
+
+std::ostream& operator<<(std::ostream& os, const long_poll_report& r);
+
+/// Prints the dump of every runtime built with dump_on_sigquit(true) to
+/// stderr when the process receives SIGQUIT (Ctrl-\). Called by the
+/// builder; exposed for programs that want it without a builder flag.
+/// Installs the handler once; the handler only wakes a printer thread.
+void install_sigquit_dump();
+
+namespace detail {
+spawn_site make_spawn_site(std::uint32_t index) noexcept;
+} // namespace detail
+
+} // namespace weft

@@ -1,0 +1,347 @@
+// Observability: spawn sites and names (every spawn overload), the live
+// dump (states, where suspended, concurrent wake-ups and aborts), the
+// long-poll watchdog, and the SIGQUIT dump.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <weft/observe.hpp>
+#include <weft/weft.hpp>
+
+#include "runtimes.hpp"
+
+namespace {
+
+class Observe : public weft_test::RuntimeTest {};
+WEFT_INSTANTIATE_FLAVORS(Observe);
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+const weft::task_snapshot* find(const weft::runtime_dump& d, weft::task_id id) {
+    for (const auto& t : d.tasks)
+        if (t.id == id) return &t;
+    return nullptr;
+}
+
+// Tasks that wait until `go` is cancelled (at once if it already is, so a
+// task that starts late cannot miss it).
+weft::task<> wait_on(weft::cancellation_token go) {
+    co_await go.cancelled();
+}
+
+weft::task<> wait_on_args(weft::cancellation_token go, int, int, int) {
+    co_await go.cancelled();
+}
+
+weft::task<> wait_on_5(weft::cancellation_token go, int, int, int, int, int) {
+    co_await go.cancelled();
+}
+
+/// Yields until task `id` is idle in the dump (suspended at its co_await);
+/// the test's hang guard bounds it.
+weft::task<weft::runtime_dump> dump_once_idle(weft::task_id id) {
+    for (;;) {
+        weft::runtime_dump d = weft::runtime_handle::current().dump();
+        const weft::task_snapshot* t = find(d, id);
+        if (t == nullptr || t->state == weft::task_run_state::idle) co_return d;
+        co_await weft::yield_now();
+    }
+}
+
+TEST_P(Observe, SpawnRecordsTheCallersLocation) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        weft::cancellation_token go;
+        auto h = weft::spawn(wait_on, go); const std::uint32_t line = __LINE__;
+        weft::runtime_dump d = co_await dump_once_idle(h.id());
+        const weft::task_snapshot* t = find(d, h.id());
+        EXPECT_NE(t, nullptr) << d;
+        if (t != nullptr) {
+            EXPECT_TRUE(ends_with(t->site.file, "observe_test.cpp")) << t->site.file;
+            EXPECT_EQ(t->site.line, line);
+            EXPECT_EQ(t->site.name, "");
+            EXPECT_NE(t->site.function.find("SpawnRecordsTheCallersLocation"),
+                      std::string_view::npos)
+                << t->site.function;
+        }
+        go.cancel();
+        auto r = co_await h;
+        EXPECT_TRUE(r.has_value());
+    });
+}
+
+TEST_P(Observe, EveryOverloadRecordsASite) {
+    weft::runtime rt = make_runtime();
+    weft::cancellation_token n;
+    std::vector<std::pair<weft::task_id, std::uint32_t>> expect;
+    std::vector<weft::join_handle<void>> hs;
+    auto add = [&](weft::join_handle<void> h, std::uint32_t line) {
+        expect.emplace_back(h.id(), line);
+        hs.push_back(std::move(h));
+    };
+    // From outside the runtime: runtime::spawn and runtime_handle::spawn.
+    add(rt.spawn(wait_on, n), __LINE__);
+    add(rt.handle().spawn(wait_on, n), __LINE__);
+    add(rt.spawn(wait_on(n)), __LINE__);
+    add(rt.handle().spawn(wait_on_args, n, 1, 2, 3), __LINE__);
+    add(rt.spawn(weft::named("via-runtime"), wait_on, n), __LINE__);
+    rt.block_on([&]() -> weft::task<> {
+        add(weft::spawn([n]() -> weft::task<> { co_await n.cancelled(); }), __LINE__);
+        add(weft::spawn(wait_on(n)), __LINE__);
+        add(weft::spawn(wait_on_args, n, 1, 2, 3), __LINE__);
+        add(weft::spawn(weft::named("free"), wait_on_5, n, 1, 2, 3, 4, 5), __LINE__);
+        // Five arguments without named(): spawned, location not recorded.
+        auto unknown = weft::spawn(wait_on_5, n, 1, 2, 3, 4, 5);
+        weft::runtime_dump d = weft::runtime_handle::current().dump();
+        for (auto [id, line] : expect) {
+            const weft::task_snapshot* t = find(d, id);
+            EXPECT_NE(t, nullptr) << "task " << id << '\n' << d;
+            if (t == nullptr) continue;
+            EXPECT_EQ(t->site.line, line) << d;
+            EXPECT_TRUE(ends_with(t->site.file, "observe_test.cpp")) << d;
+        }
+        const weft::task_snapshot* u = find(d, unknown.id());
+        EXPECT_NE(u, nullptr);
+        if (u != nullptr) {
+            EXPECT_EQ(u->site.file, "");
+        }
+        hs.push_back(std::move(unknown));
+        n.cancel();
+        for (auto& h : hs) {
+            auto r = co_await h;
+            EXPECT_TRUE(r.has_value());
+        }
+    });
+}
+
+TEST_P(Observe, NamesLiteralAndOwned) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        weft::cancellation_token n;
+        auto a = weft::spawn(weft::named("accept-loop"), wait_on, n);
+        std::string dynamic = "conn-" + std::to_string(7);
+        auto b = weft::spawn(weft::named(dynamic), wait_on, n);
+        weft::runtime_dump d = weft::runtime_handle::current().dump();
+        const weft::task_snapshot* ta = find(d, a.id());
+        const weft::task_snapshot* tb = find(d, b.id());
+        EXPECT_TRUE(ta != nullptr && tb != nullptr) << d;
+        if (ta != nullptr && tb != nullptr) {
+            EXPECT_EQ(ta->site.name, "accept-loop");
+            EXPECT_EQ(tb->site.name, "conn-7");
+            EXPECT_NE(d.to_string().find("\"accept-loop\""), std::string::npos) << d;
+        }
+        n.cancel();
+        auto ra = co_await a;
+        auto rb = co_await b;
+        EXPECT_TRUE(ra.has_value() && rb.has_value());
+    });
+}
+
+TEST(ObserveSites, OwnedNamesAreDeduplicated) {
+    auto loc = std::source_location::current();
+    std::uint32_t a = weft::detail::intern_site_owned(loc, std::string("same-name"));
+    std::uint32_t before = weft::detail::site_count();
+    std::uint32_t b = weft::detail::intern_site_owned(loc, std::string("same-name"));
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(weft::detail::site_count(), before);
+    EXPECT_STREQ(weft::detail::site_at(a).name, "same-name");
+    // A literal and the same text owned are distinct names, both readable.
+    std::uint32_t c = weft::detail::intern_site(loc, "same-name");
+    EXPECT_STREQ(weft::detail::site_at(c).name, "same-name");
+    // Index 0 is "unknown".
+    EXPECT_STREQ(weft::detail::site_at(0).file, "");
+}
+
+TEST(ObserveSites, CacheHitsGiveTheSameIndex) {
+    std::vector<std::uint32_t> got;
+    for (int i = 0; i < 3; ++i) {
+        auto loc = std::source_location::current();
+        got.push_back(weft::detail::intern_site(loc, nullptr));
+    }
+    EXPECT_NE(got[0], 0u);
+    EXPECT_EQ(got[0], got[1]);
+    EXPECT_EQ(got[1], got[2]);
+}
+
+TEST_P(Observe, DumpShowsStatesAndSuspensionPoint) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        weft::cancellation_token n;
+        auto idle = weft::spawn(weft::named("idle-one"), wait_on, n);
+        // A task that dumps from inside itself sees itself running.
+        auto self = weft::spawn([]() -> weft::task<weft::task_run_state> {
+            weft::runtime_dump d = weft::runtime_handle::current().dump();
+            const weft::task_snapshot* me = find(d, weft::this_task::id());
+            co_return me ? me->state : weft::task_run_state::idle;
+        });
+        auto st = co_await self;
+        EXPECT_EQ(*st, weft::task_run_state::running);
+        weft::runtime_dump d = co_await dump_once_idle(idle.id());
+        const weft::task_snapshot* t = find(d, idle.id());
+        EXPECT_NE(t, nullptr) << d;
+        if (t != nullptr) {
+            EXPECT_EQ(t->state, weft::task_run_state::idle) << d;
+            EXPECT_NE(t->resume_function, nullptr);
+            EXPECT_FALSE(t->suspended_in.empty());
+        }
+        // The peek left the task intact: it still wakes and finishes.
+        n.cancel();
+        auto r = co_await idle;
+        EXPECT_TRUE(r.has_value());
+    });
+}
+
+TEST(ObserveCurrentThread, SpawnedFromOutsideIsScheduledUntilBlockOn) {
+    weft::runtime rt = weft::runtime::current_thread().build();
+    auto h = rt.spawn([]() -> weft::task<int> { co_return 5; });
+    weft::runtime_dump d = rt.dump();
+    const weft::task_snapshot* t = find(d, h.id());
+    ASSERT_NE(t, nullptr) << d;
+    EXPECT_EQ(t->state, weft::task_run_state::scheduled);
+    EXPECT_TRUE(t->suspended_in.empty());
+    int v = rt.block_on([&]() -> weft::task<int> {
+        auto r = co_await h;
+        co_return r.value();
+    });
+    EXPECT_EQ(v, 5);
+}
+
+// Dumps race wake-ups, completions and aborts: the peek (claiming RUNNING
+// from idle) must hand every wake-up and abort that lands meanwhile back
+// to the scheduler. Run under TSan/ASan by the CI presets.
+TEST_P(Observe, DumpRacesWakeupsAndAborts) {
+    weft::runtime rt = make_runtime();
+    const int tasks = weft_test::scaled(64, 8);
+    const int rounds = weft_test::scaled(200, 20);
+    std::atomic<bool> stop{false};
+    std::thread dumper([&] {
+        while (!stop.load()) {
+            weft::runtime_dump d = rt.dump();
+            for (const auto& t : d.tasks)
+                EXPECT_NE(t.id, weft::task_id());
+        }
+    });
+    rt.block_on([&]() -> weft::task<> {
+        std::vector<weft::sync::notify> ns(static_cast<std::size_t>(tasks));
+        std::vector<weft::join_handle<int>> hs;
+        for (int i = 0; i < tasks; ++i) {
+            hs.push_back(weft::spawn(
+                [](weft::sync::notify* n, int rounds) -> weft::task<int> {
+                    for (int r = 0; r < rounds; ++r)
+                        co_await n->notified();
+                    co_return rounds;
+                },
+                &ns[static_cast<std::size_t>(i)], rounds));
+        }
+        for (int r = 0; r < rounds; ++r) {
+            for (auto& n : ns)
+                n.notify_one(); // stores a permit if the task is not waiting yet
+            co_await weft::yield_now();
+        }
+        // Abort half of them (some done, some waiting) while dumps go on.
+        for (int i = 0; i < tasks; i += 2)
+            hs[static_cast<std::size_t>(i)].abort();
+        for (int i = 1; i < tasks; i += 2) {
+            // Permits do not add up: keep notifying until it finishes.
+            auto& h = hs[static_cast<std::size_t>(i)];
+            while (!h.is_finished()) {
+                ns[static_cast<std::size_t>(i)].notify_one();
+                co_await weft::yield_now();
+            }
+            auto r = co_await h;
+            EXPECT_EQ(r.value(), rounds);
+        }
+        for (int i = 0; i < tasks; i += 2) {
+            auto r = co_await hs[static_cast<std::size_t>(i)];
+            EXPECT_TRUE(r.has_value() || r.error().is_cancelled());
+        }
+    });
+    stop.store(true);
+    dumper.join();
+    EXPECT_EQ(rt.metrics().num_alive_tasks, 0u);
+}
+
+TEST_P(Observe, WatchdogReportsALongPollOnce) {
+    std::promise<weft::long_poll_report> first;
+    std::atomic<int> reports{0};
+    weft::runtime rt = builder()
+                           .long_poll_threshold(std::chrono::milliseconds(5))
+                           .on_long_poll([&](const weft::long_poll_report& r) {
+                               if (reports.fetch_add(1) == 0) first.set_value(r);
+                           })
+                           .build();
+    auto reported = first.get_future().share();
+    std::uint32_t line = 0;
+    weft::task_id id;
+    rt.block_on([&]() -> weft::task<> {
+        // Blocks its thread (no co_await) until the watchdog has reported it.
+        auto h = weft::spawn(weft::named("blocker"), [reported]() -> weft::task<> {
+            reported.wait();
+            co_return;
+        }); line = __LINE__ - 3;
+        id = h.id();
+        auto r = co_await h;
+        EXPECT_TRUE(r.has_value());
+    });
+    weft::long_poll_report r = reported.get();
+    EXPECT_EQ(r.id, id);
+    EXPECT_EQ(r.site.name, "blocker");
+    EXPECT_EQ(r.site.line, line);
+    EXPECT_TRUE(ends_with(r.site.file, "observe_test.cpp"));
+    EXPECT_EQ(r.thread.rfind(multi() ? "worker " : "block_on", 0), 0u) << r.thread;
+    EXPECT_GE(r.elapsed, std::chrono::milliseconds(5));
+    std::ostringstream os;
+    os << r;
+    std::string text = os.str();
+    EXPECT_NE(text.find("\"blocker\""), std::string::npos) << text;
+    std::move(rt).shutdown_background();
+    EXPECT_EQ(reports.load(), 1);
+}
+
+TEST(ObserveBuilder, LongPollThresholdIsValidated) {
+    EXPECT_THROW(weft::runtime::multi_thread().long_poll_threshold(std::chrono::microseconds(10)),
+                 std::invalid_argument);
+}
+
+// SIGQUIT: the handler wakes a printer thread that writes the dump of every
+// runtime built with dump_on_sigquit(true) to stderr. Capture stderr in a
+// pipe and read until the dump arrives (bounded by the test watchdog).
+TEST(ObserveSigquit, PrintsTheDumpToStderr) {
+    weft::runtime rt = weft::runtime::current_thread().dump_on_sigquit(true).build();
+    auto h = rt.spawn(weft::named("sigquit-visible"), []() -> weft::task<> { co_return; });
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    int saved = ::dup(2);
+    ::fflush(stderr);
+    ::dup2(fds[1], 2);
+    ::raise(SIGQUIT);
+    std::string got;
+    char buf[256];
+    while (got.find("\"sigquit-visible\"") == std::string::npos) {
+        ssize_t n = ::read(fds[0], buf, sizeof buf);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    EXPECT_NE(got.find("\"sigquit-visible\" scheduled"), std::string::npos) << got;
+    rt.block_on([&]() -> weft::task<> {
+        auto r = co_await h;
+        EXPECT_TRUE(r.has_value());
+    });
+}
+
+} // namespace
