@@ -3,6 +3,7 @@
 // detail/spawn_site.hpp, watchdog.hpp and docs/observability.md).
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -177,23 +179,123 @@ void print_site(std::ostream& os, const spawn_site& s) {
     os << "spawned at " << base_name(s.file) << ':' << s.line;
 }
 
-// The symbol of a coroutine's resume function: dladdr (needs the symbol in
-// the dynamic table: -rdynamic for an executable) and the demangler, or
-// the address. Cached: a program has few distinct suspension functions.
+// --- naming a resume function ---------------------------------------------------------
+//
+// GCC's and Clang's coroutine resume functions (`f(...) [clone .actor]`,
+// `f(...) (.resume)`) are local symbols: dladdr, which reads the dynamic
+// symbol table, never finds them. So dladdr only tells which object file
+// holds the address; the name comes from that file's own .symtab (read
+// once per file, sorted, cached). A stripped binary gives the address.
+
+struct elf_symbols {
+    struct sym {
+        std::uintptr_t lo, hi;
+        std::string name;
+    };
+    std::vector<sym> syms; // sorted by lo
+    bool relative = true;  // ET_DYN: values are offsets from the load base
+
+    explicit elf_symbols(const char* path) {
+        std::FILE* f = std::fopen(path, "rb");
+        if (f == nullptr) return;
+        std::string data;
+        char buf[1 << 16];
+        std::size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+            data.append(buf, n);
+        std::fclose(f);
+        if (data.size() < sizeof(Elf64_Ehdr) || std::memcmp(data.data(), ELFMAG, SELFMAG) != 0 ||
+            data[EI_CLASS] != ELFCLASS64)
+            return;
+        Elf64_Ehdr eh;
+        std::memcpy(&eh, data.data(), sizeof eh);
+        relative = eh.e_type == ET_DYN;
+        if (eh.e_shoff == 0 || eh.e_shoff + std::size_t{eh.e_shnum} * sizeof(Elf64_Shdr) > data.size())
+            return;
+        std::vector<Elf64_Shdr> sh(eh.e_shnum);
+        std::memcpy(sh.data(), data.data() + eh.e_shoff, sh.size() * sizeof(Elf64_Shdr));
+        for (const Elf64_Shdr& s : sh) {
+            if (s.sh_type != SHT_SYMTAB || s.sh_link >= sh.size()) continue;
+            const Elf64_Shdr& strtab = sh[s.sh_link];
+            if (s.sh_offset + s.sh_size > data.size() ||
+                strtab.sh_offset + strtab.sh_size > data.size())
+                continue;
+            std::size_t count = s.sh_size / sizeof(Elf64_Sym);
+            for (std::size_t i = 0; i < count; ++i) {
+                Elf64_Sym sym;
+                std::memcpy(&sym, data.data() + s.sh_offset + i * sizeof(Elf64_Sym), sizeof sym);
+                if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_value == 0 ||
+                    sym.st_name >= strtab.sh_size)
+                    continue;
+                const char* name = data.data() + strtab.sh_offset + sym.st_name;
+                syms.push_back({sym.st_value, sym.st_value + std::max<std::uint64_t>(sym.st_size, 1),
+                                std::string(name, ::strnlen(name, strtab.sh_size - sym.st_name))});
+            }
+        }
+        std::sort(syms.begin(), syms.end(), [](const sym& a, const sym& b) { return a.lo < b.lo; });
+    }
+
+    const std::string* find(std::uintptr_t v) const {
+        auto it = std::upper_bound(syms.begin(), syms.end(), v,
+                                   [](std::uintptr_t x, const sym& s) { return x < s.lo; });
+        if (it == syms.begin()) return nullptr;
+        --it;
+        return v < it->hi ? &it->name : nullptr;
+    }
+};
+
+// `f(f(args)::_Z...Frame*) [clone .actor]` (GCC) -> `f(args)`; Clang's
+// `f(args) (.resume)` -> `f(args)`.
+std::string tidy_coroutine_name(std::string d) {
+    std::size_t frame = d.find(".Frame*)");
+    if (frame != std::string::npos) {
+        std::size_t mangled = d.rfind("::_Z", frame);
+        for (std::size_t open = d.find('('); open != std::string::npos && mangled != std::string::npos &&
+                                             open < mangled;
+             open = d.find('(', open + 1)) {
+            if (d.compare(open + 1, open, d, 0, open) == 0)
+                return d.substr(open + 1, mangled - open - 1);
+        }
+    }
+    for (const char* suffix : {" [clone .actor]", " (.resume)"}) {
+        std::size_t at = d.find(suffix);
+        if (at != std::string::npos) return d.substr(0, at);
+    }
+    return d;
+}
+
 std::string symbolize(const void* fn) {
     static std::mutex mu;
     static std::map<const void*, std::string> cache;
+    static std::map<std::string, std::unique_ptr<elf_symbols>> files;
     std::lock_guard lk(mu);
     auto it = cache.find(fn);
     if (it != cache.end()) return it->second;
     std::string out;
     Dl_info info{};
-    if (dladdr(fn, &info) != 0 && info.dli_sname != nullptr) {
-        int status = 0;
-        char* d = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-        out = (status == 0 && d != nullptr) ? d : info.dli_sname;
-        std::free(d);
-    } else {
+    if (dladdr(fn, &info) != 0) {
+        const char* sname = info.dli_sname;
+        std::string from_symtab;
+        if (info.dli_fname != nullptr) {
+            // The main program is named by argv[0] (maybe relative, maybe
+            // empty); shared objects by an absolute path.
+            std::string path = info.dli_fname;
+            if (path.empty() || path[0] != '/') path = "/proc/self/exe";
+            auto& e = files[path];
+            if (!e) e = std::make_unique<elf_symbols>(path.c_str());
+            std::uintptr_t v = reinterpret_cast<std::uintptr_t>(fn);
+            if (e->relative) v -= reinterpret_cast<std::uintptr_t>(info.dli_fbase);
+            if (const std::string* n = e->find(v)) from_symtab = *n;
+        }
+        if (!from_symtab.empty()) sname = from_symtab.c_str();
+        if (sname != nullptr) {
+            int status = 0;
+            char* d = abi::__cxa_demangle(sname, nullptr, nullptr, &status);
+            out = tidy_coroutine_name((status == 0 && d != nullptr) ? d : sname);
+            std::free(d);
+        }
+    }
+    if (out.empty()) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%p", fn);
         out = buf;

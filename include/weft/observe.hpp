@@ -52,13 +52,19 @@ public:
         : literal_(nullptr), loc_(loc) {
 #if WEFT_SPAWN_SITES
         owned_site_ = detail::intern_site_owned(loc, name);
+#else
+        (void)name;
 #endif
     }
 
-    /// The interned site (location + name) of this spawn.
+    /// The interned site (location + name) of this spawn (an index into
+    /// the process-wide site table; weft::spawn calls it).
     std::uint32_t site() const noexcept {
         return literal_ != nullptr ? detail::intern_site(loc_, literal_) : owned_site_;
     }
+    /// Where the named(...) expression was written (the spawn call).
+    ///
+    ///   weft::named n("job");  // n.location().line() is this line
     const std::source_location& location() const noexcept { return loc_; }
 
 private:
@@ -96,9 +102,10 @@ struct task_snapshot {
     task_id id;
     spawn_site site;
     task_run_state state = task_run_state::idle;
-    /// For an idle task: the coroutine it is suspended in, as a (demangled)
-    /// symbol when the binary exports it (link with -rdynamic), else as the
-    /// address of its resume function ("0x..."). Empty for a scheduled or
+    /// For an idle task: the coroutine it is suspended in, as a demangled
+    /// name ("accept_loop(int)") read from the symbol table of the binary
+    /// that holds it, or, when stripped, the address of its resume function
+    /// ("0x..."). Empty for a scheduled or
     /// running task, whose frames the dump must not read.
     std::string suspended_in;
     /// The address of the suspended coroutine's resume function (idle
@@ -112,7 +119,7 @@ struct task_snapshot {
 ///
 ///   std::cout << rt.handle().dump();
 ///   // weft: 2 live tasks
-///   //   task 1025 "accept-loop" idle     spawned at main.cpp:12 (main), suspended in accept_loop(int) [clone .actor]
+///   //   task 1025 "accept-loop" idle, spawned at main.cpp:12, suspended in accept_loop(int)
 struct runtime_dump {
     std::vector<task_snapshot> tasks;
     std::string to_string() const;

@@ -297,6 +297,10 @@ auto spawn_on(runtime_core* rt, std::uint32_t site, F&& f, Args&&... args) {
 
 } // namespace detail
 
+/// What spawn's first argument may be when it is a callable: anything but
+/// a task<R> (spawn(task) has its own overload) or a weft::named.
+///
+///   static_assert(weft::spawnable_callable<decltype(&serve)>);
 template <class F>
 concept spawnable_callable =
     !detail::is_task<std::remove_cvref_t<F>>::value && !std::is_same_v<std::remove_cvref_t<F>, named>;

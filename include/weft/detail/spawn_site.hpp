@@ -96,13 +96,16 @@ inline std::uint32_t intern_site(const std::source_location& loc,
                                  const char* name = nullptr) noexcept {
 #if WEFT_SPAWN_SITES
     const void* key = site_key(loc);
-    std::uintptr_t h = reinterpret_cast<std::uintptr_t>(key) ^
-                       (reinterpret_cast<std::uintptr_t>(name) >> 3) ^ (loc.line() * 0x9E3779B1u);
-    site_cache_entry& e = site_cache[(h ^ (h >> 6)) & (site_cache_size - 1)];
     if constexpr (sizeof(std::source_location) == sizeof(const void*)) {
-        if (WEFT_LIKELY(e.key == key && e.name == name && e.index != 0)) return e.index;
+        // The key alone identifies the call site; a hit is a few instructions.
+        std::uintptr_t h =
+            (reinterpret_cast<std::uintptr_t>(key) >> 4) ^ (reinterpret_cast<std::uintptr_t>(name) >> 2);
+        site_cache_entry& e = site_cache[(h ^ (h >> 6)) & (site_cache_size - 1)];
+        if (WEFT_LIKELY(e.key == key && e.name == name)) return e.index;
+        return intern_site_slow(loc, name, e);
+    } else {
+        return intern_site_slow(loc, name, site_cache[0]);
     }
-    return intern_site_slow(loc, name, e);
 #else
     (void)loc;
     (void)name;
