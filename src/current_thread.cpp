@@ -46,15 +46,19 @@ public:
         parker_.unpark();
     }
 
-    void shutdown(std::chrono::nanoseconds) noexcept override {
+    void shutdown(std::chrono::nanoseconds timeout) noexcept override {
         if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
-        std::lock_guard lk(drive_mu_);
-        context_guard g(this, this);
-        inject_.close();
-        do {
-            drain();
-            abort_all_registered();
-        } while (!local_.empty() || !inject_.empty());
+        auto started = std::chrono::steady_clock::now();
+        {
+            std::lock_guard lk(drive_mu_);
+            context_guard g(this, this);
+            inject_.close();
+            do {
+                drain();
+                abort_all_registered();
+            } while (!local_.empty() || !inject_.empty());
+        }
+        shutdown_blocking(started, timeout);
     }
 
     runtime_metrics metrics() const override {
@@ -64,6 +68,7 @@ public:
         m.spawned_tasks_count = owned_.spawned();
         m.global_queue_depth = inject_.len();
         m.timers_pending = time_.pending();
+        fill_blocking_metrics(m);
         m.budget_forced_yield_count = forced_yields_.load(std::memory_order_relaxed);
         runtime_metrics::worker w;
         w.poll_count = polls_.load(std::memory_order_relaxed);

@@ -146,6 +146,7 @@ public:
 
     void shutdown(std::chrono::nanoseconds timeout) noexcept override {
         if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
+        auto started = std::chrono::steady_clock::now();
         for (auto& w : workers_)
             w->park.unpark();
 
@@ -174,6 +175,8 @@ public:
                 if (w->thread_started) pthread_detach(w->thread);
             // The last worker out runs cleanup() and drops self_.
         }
+        // A worker cannot wait here (it would hold up its own tasks' wakers).
+        shutdown_blocking(started, on_own_worker ? std::chrono::nanoseconds(0) : timeout);
     }
 
     runtime_metrics metrics() const override {
@@ -183,6 +186,7 @@ public:
         m.spawned_tasks_count = owned_.spawned();
         m.global_queue_depth = inject_.len();
         m.timers_pending = time_.pending();
+        fill_blocking_metrics(m);
         m.budget_forced_yield_count = root_forced_yields_.load(std::memory_order_relaxed);
         for (auto& w : workers_) {
             runtime_metrics::worker x;

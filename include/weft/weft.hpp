@@ -4,6 +4,7 @@
 // tour and docs/ for the guide.
 #pragma once
 
+#include "weft/blocking.hpp"
 #include "weft/cancellation_token.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
