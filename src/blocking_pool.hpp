@@ -60,38 +60,6 @@
 
 namespace weft::detail {
 
-/// A FIFO of task pointers in a growable power-of-two ring (no allocation
-/// once it has grown to the largest backlog seen).
-class task_ring {
-public:
-    void push(task_header* t) {
-        if (count_ == ring_.size()) grow();
-        ring_[(head_ + count_) & (ring_.size() - 1)] = t;
-        ++count_;
-    }
-    task_header* pop() noexcept {
-        if (count_ == 0) return nullptr;
-        task_header* t = ring_[head_];
-        head_ = (head_ + 1) & (ring_.size() - 1);
-        --count_;
-        return t;
-    }
-    bool empty() const noexcept { return count_ == 0; }
-    std::size_t size() const noexcept { return count_; }
-
-private:
-    void grow() {
-        std::vector<task_header*> next(ring_.empty() ? 64 : ring_.size() * 2);
-        for (std::size_t i = 0; i < count_; ++i)
-            next[i] = ring_[(head_ + i) & (ring_.size() - 1)];
-        ring_.swap(next);
-        head_ = 0;
-    }
-    std::vector<task_header*> ring_;
-    std::size_t head_ = 0;
-    std::size_t count_ = 0;
-};
-
 class blocking_pool final : public scheduler {
 public:
     blocking_pool(runtime_core* rt, const runtime_config& cfg) noexcept : rt_(rt), cfg_(cfg) {}

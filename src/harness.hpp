@@ -23,6 +23,9 @@ void poll_task(task_header* t) noexcept;
 void shutdown_task(task_header* t) noexcept;
 void cancel_unpolled(task_header* t) noexcept;
 void run_blocking_task(task_header* t) noexcept;
+/// poll_task from inside another task's poll (a local_set driven by its
+/// run_until): saves and restores the poller's thread context around it.
+void poll_nested(task_header* t) noexcept;
 void cancel_blocking_unstarted(task_header* t) noexcept;
 
 /// Per-thread counter of forced yields (cooperative budget spent).

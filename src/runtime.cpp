@@ -84,7 +84,7 @@ void runtime_base::submit(task_header* t) noexcept {
         cancel_unpolled(t);
         return;
     }
-    schedule(t, false);
+    t->sched->schedule(t, false); // this runtime, or a worker's pinned queue (spawn_local)
 }
 
 void runtime_base::on_task_panic(task_header*, std::exception_ptr e) noexcept {

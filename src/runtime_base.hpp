@@ -22,6 +22,7 @@
 #include "harness.hpp"
 #include "runtime_parts.hpp"
 #include "time_driver.hpp"
+#include "weft/local_set.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft::detail {
@@ -77,6 +78,9 @@ public:
     time_driver& timer() noexcept { return time_; }
     bool is_shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
     blocking_pool& blocking() noexcept { return blocking_; }
+    /// Where weft::spawn_local goes on this thread of the runtime (a worker,
+    /// the current-thread driver), or null (see local_set.hpp).
+    virtual local_spawner* local_spawner_here() noexcept { return nullptr; }
 
 protected:
     /// Polls `drv.root` whenever it is ready, until it completes, doing the

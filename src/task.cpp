@@ -218,6 +218,19 @@ void run_blocking_task(task_header* t) noexcept {
     complete(t);
 }
 
+void poll_nested(task_header* t) noexcept {
+    thread_context& ctx = tls_context;
+    task_header* current = ctx.current;
+    std::uint32_t budget = ctx.budget;
+    bool yielded = ctx.yielded;
+    std::coroutine_handle<> next = ctx.resume_next;
+    poll_task(t);
+    ctx.current = current;
+    ctx.budget = budget;
+    ctx.yielded = yielded;
+    ctx.resume_next = next;
+}
+
 void cancel_blocking_unstarted(task_header* t) noexcept {
     (void)state_of(t).notified_and_cancel(); // queued: NOTIFIED, so it only marks
     run_blocking_task(t);
