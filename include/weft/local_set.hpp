@@ -34,7 +34,8 @@
 //   weft::runtime_error. If the awaiting task is aborted, `t` is aborted too.
 // - `set.block_on(rt, t)` is rt.block_on(set.run_until(t)).
 // - Destroying the set aborts every task still in it, on the destroying
-//   thread (their destructors run there).
+//   thread (their destructors run there). The set must outlive every
+//   run_until on it (Rust's borrow of the LocalSet; not checked here).
 //
 // How: the set is a scheduler (local_set_state, src/local_set.cpp) with its
 // own locked run queue and task registry. Wake-ups of its tasks, from any
