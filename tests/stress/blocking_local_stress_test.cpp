@@ -12,7 +12,9 @@
 // spawn_local: pinned tasks on a 2-worker runtime, woken by outside
 // threads, blocking calls, timers, tasks on any worker and each other, some
 // aborted from outside. Invariant: every resumption of a pinned task is on
-// the thread it was pinned to.
+// the thread it was pinned to. local_set: the same tasks in a set driven by
+// block_on's thread (both runtimes), with another thread spawning onto the
+// set and aborting its tasks while it runs.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -271,6 +273,60 @@ TEST(SpawnLocalStress, PinnedTasksStayOnTheirWorker) {
         EXPECT_EQ(done, spawners * tasks);
         ASSERT_EQ(w.foreign.load(), 0) << "round " << round;
         EXPECT_GT(w.resumptions.load(), 0);
+    }
+}
+
+// --- local_set -------------------------------------------------------------------
+
+weft::task<int> set_driver_body(local_world* w, weft::local_set* set, std::uint64_t seed, int tasks,
+                                int steps) {
+    std::mt19937_64 rng(seed);
+    std::thread::id home = std::this_thread::get_id(); // block_on's thread drives the set
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < tasks; ++i)
+        hs.push_back(weft::spawn_local(pinned_body, w, home, rng(), steps)); // onto the set
+    // Another thread spawns onto the set while it runs, and aborts some.
+    std::vector<weft::join_handle<void>> outside(static_cast<std::size_t>(tasks));
+    std::vector<weft::abort_handle> victims;
+    for (auto& h : hs)
+        if (rng() % 4 == 0) victims.push_back(h.abort_handle());
+    std::thread helper([&outside, &victims, set, w, home, s = rng(), steps] {
+        std::mt19937_64 r(s);
+        for (auto& h : outside)
+            h = set->spawn_local(pinned_body, w, home, r(), steps);
+        for (auto& v : victims)
+            v.abort();
+    });
+    int done = 0;
+    for (auto& h : hs) {
+        auto r = co_await h;
+        if (r.has_value() || r.error().is_cancelled()) ++done;
+    }
+    helper.join();
+    for (auto& h : outside) {
+        auto r = co_await h;
+        if (r.has_value()) ++done;
+    }
+    co_return done;
+}
+
+TEST_P(BlockingStress, LocalSetTasksStayOnTheDrivingThread) {
+    std::uint64_t seed = weft_test::test_seed();
+    WEFT_SEED_TRACE(seed);
+    std::mt19937_64 rng(seed);
+    weft_test::watchdog dog("LocalSetStress seed " + std::to_string(seed));
+    int rounds = weft_test::scaled(16, 3);
+    for (int round = 0; round < rounds; ++round) {
+        weft::runtime rt = make_runtime();
+        weft::local_set set;
+        local_world w;
+        for (int i = 0; i < 4; ++i)
+            w.bells.push_back(std::make_shared<weft::sync::notify>());
+        constexpr int tasks = 12;
+        int steps = weft_test::scaled(30, 6);
+        int done = set.block_on(rt, set_driver_body(&w, &set, rng(), tasks, steps));
+        EXPECT_EQ(done, 2 * tasks);
+        ASSERT_EQ(w.foreign.load(), 0) << "round " << round;
     }
 }
 
