@@ -185,6 +185,8 @@ task_header* make_blocking_task(C&& c) {
     return t;
 }
 
+/// spawn_blocking onto runtime `rt`: builds the call's task, adopts its
+/// join reference, submits it.
 template <class F, class... Args>
 auto spawn_blocking_on(runtime_core* rt, F&& f, Args&&... args) {
     auto c = make_callable(std::forward<F>(f), std::forward<Args>(args)...);
