@@ -21,6 +21,7 @@
 //   spawn from a task        weft::spawn (join handle dropped = detached)
 //   countdown event          sync::notify::notify_one (stores a permit)
 //   yield                    weft::yield_now()
+//   blocking call            weft::spawn_blocking (the runtime's default pool)
 // Tasks count down as the last action of their body, as in Tokio.
 //
 // Shared state (countdown) is allocated once per sample, outside the timed
@@ -436,6 +437,46 @@ std::vector<double> timers(weft::runtime& rt, std::size_t iters) {
     return {overhead_ms, lateness_us};
 }
 
+// spawn_blocking ----------------------------------------------------------------
+// One task makes 10,000 spawn_blocking calls in 625 batches of 16 (Tokio's
+// BATCH_SIZE): it submits 16 calls, then awaits their 16 join handles in
+// order. The callable returns 0 through an optimisation barrier.
+constexpr std::size_t k_blocking_calls = 10'000;
+constexpr std::size_t k_blocking_batch = 16;
+
+std::size_t blocking_zero() {
+    std::size_t v = 0;
+    asm volatile("" : "+r"(v)); // black_box(0)
+    return v;
+}
+
+weft::task<> spawn_blocking_task() {
+    std::vector<weft::join_handle<std::size_t>> batch;
+    batch.reserve(k_blocking_batch);
+    for (std::size_t b = 0; b < k_blocking_calls / k_blocking_batch; ++b) {
+        for (std::size_t i = 0; i < k_blocking_batch; ++i)
+            batch.push_back(weft::spawn_blocking(blocking_zero));
+        for (auto& h : batch) {
+            weft::result<std::size_t> r = co_await h;
+            check(r, "spawn_blocking call");
+            std::size_t v = *r;
+            asm volatile("" : "+r"(v)); // black_box(handle.await.unwrap())
+        }
+        batch.clear();
+    }
+}
+
+weft::task<> spawn_blocking_root() {
+    check(co_await weft::spawn(spawn_blocking_task), "spawn_blocking task");
+}
+
+std::vector<double> spawn_blocking(weft::runtime& rt, std::size_t iters) {
+    auto start = clock_type::now();
+    for (std::size_t it = 0; it < iters; ++it)
+        rt.block_on(spawn_blocking_root());
+    return {per_op_ns(clock_type::now() - start, iters * k_blocking_calls)};
+}
+
 // task_bytes (weft only, not in WORKLOADS.md) -------------------------------------
 // Bytes that spawning one task allocates: a spawner task spawns 10,000 tasks
 // exactly like spawn_many_local's (a coroutine taking one pointer, counting
@@ -490,9 +531,8 @@ struct workload {
     std::vector<double> (*fresh_process)(flavor);                   // one child process per sample
 };
 
-// Only the workloads implemented so far. Still to come, in WORKLOADS.md order:
-// timers (K 1, ms and :lateness us; needs time::sleep_until), spawn_blocking
-// (K 1, ns/call), and tcp_echo through `echo-server` (needs net::tcp_listener).
+// Only the workloads implemented so far. Still to come: tcp_echo through
+// `echo-server` (needs net::tcp_listener).
 std::vector<workload> const& workloads() {
     static std::vector<workload> const w = {
         {"spawn_many_local", 20, {{"", "ns/task"}}, spawn_many_local, nullptr},
@@ -507,6 +547,7 @@ std::vector<workload> const& workloads() {
          idle_tasks_memory},
         {"mpsc_throughput", 1, {{"", "ns/msg"}}, mpsc_throughput, nullptr},
         {"timers", 1, {{"", "ms"}, {":lateness", "us"}}, timers, nullptr},
+        {"spawn_blocking", 1, {{"", "ns/call"}}, spawn_blocking, nullptr},
         // weft's own figure (no Tokio/Asio counterpart): see task_bytes above.
         {"task_bytes",
          1,

@@ -46,15 +46,26 @@ public:
         parker_.unpark();
     }
 
-    void shutdown(std::chrono::nanoseconds) noexcept override {
+    /// spawn_local on the driving thread is a plain spawn: every task of
+    /// this runtime runs on that thread anyway.
+    local_spawner* local_spawner_here() noexcept override {
+        thread_context& ctx = this_thread_context();
+        return ctx.rt == this && ctx.worker == this ? &spawner_ : nullptr;
+    }
+
+    void shutdown(std::chrono::nanoseconds timeout) noexcept override {
         if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
-        std::lock_guard lk(drive_mu_);
-        context_guard g(this, this);
-        inject_.close();
-        do {
-            drain();
-            abort_all_registered();
-        } while (!local_.empty() || !inject_.empty());
+        auto started = std::chrono::steady_clock::now();
+        {
+            std::lock_guard lk(drive_mu_);
+            context_guard g(this, this);
+            inject_.close();
+            do {
+                drain();
+                abort_all_registered();
+            } while (!local_.empty() || !inject_.empty());
+        }
+        shutdown_blocking(started, timeout);
     }
 
     runtime_metrics metrics() const override {
@@ -64,6 +75,7 @@ public:
         m.spawned_tasks_count = owned_.spawned();
         m.global_queue_depth = inject_.len();
         m.timers_pending = time_.pending();
+        fill_blocking_metrics(m);
         m.budget_forced_yield_count = forced_yields_.load(std::memory_order_relaxed);
         runtime_metrics::worker w;
         w.poll_count = polls_.load(std::memory_order_relaxed);
@@ -168,6 +180,13 @@ private:
         std::size_t head_ = 0;
         std::size_t count_ = 0;
     };
+    struct local_adapter final : local_spawner {
+        current_thread_runtime* rt;
+        explicit local_adapter(current_thread_runtime* r) noexcept : rt(r) {}
+        scheduler* local_scheduler() noexcept override { return rt; }
+        void submit_local(task_header* t) noexcept override { rt->submit(t); }
+    };
+    local_adapter spawner_{this};
     local_ring local_;
     inject_queue inject_;
     parker parker_;

@@ -7,6 +7,12 @@
 // shutdown_task(t)   runtime shutdown: claims an idle task and cancels it
 //                    inline; a running one is cancelled by its poller.
 // cancel_unpolled(t) a task spawned into a closed runtime: never runs.
+// run_blocking_task(t)
+//                    a blocking pool thread popped `t` (a blocking_task,
+//                    blocking.hpp): the same transitions as poll_task, but
+//                    the "poll" is the whole call (vtable->finish runs it).
+// cancel_blocking_unstarted(t)
+//                    a queued blocking call that will never run (shutdown).
 #pragma once
 
 #include "weft/detail/task_header.hpp"
@@ -16,6 +22,11 @@ namespace weft::detail {
 void poll_task(task_header* t) noexcept;
 void shutdown_task(task_header* t) noexcept;
 void cancel_unpolled(task_header* t) noexcept;
+void run_blocking_task(task_header* t) noexcept;
+/// poll_task from inside another task's poll (a local_set driven by its
+/// run_until): saves and restores the poller's thread context around it.
+void poll_nested(task_header* t) noexcept;
+void cancel_blocking_unstarted(task_header* t) noexcept;
 
 /// Per-thread counter of forced yields (cooperative budget spent).
 std::uint64_t& forced_yields_counter() noexcept;

@@ -18,9 +18,11 @@
 #include <memory>
 #include <mutex>
 
+#include "blocking_pool.hpp"
 #include "harness.hpp"
 #include "runtime_parts.hpp"
 #include "time_driver.hpp"
+#include "weft/local_set.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft::detail {
@@ -64,7 +66,7 @@ class runtime_base : public runtime_core, public scheduler {
 public:
     explicit runtime_base(runtime_config cfg)
         : cfg_(std::move(cfg)), time_(cfg_.start_paused),
-          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4) {}
+          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4), blocking_(this, cfg_) {}
 
     scheduler* task_scheduler() noexcept override { return this; }
     void submit(task_header* t) noexcept override;
@@ -75,6 +77,10 @@ public:
     const runtime_config& config() const noexcept { return cfg_; }
     time_driver& timer() noexcept { return time_; }
     bool is_shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
+    blocking_pool& blocking() noexcept { return blocking_; }
+    /// Where weft::spawn_local goes on this thread of the runtime (a worker,
+    /// the current-thread driver), or null (see local_set.hpp).
+    virtual local_spawner* local_spawner_here() noexcept { return nullptr; }
 
 protected:
     /// Polls `drv.root` whenever it is ready, until it completes, doing the
@@ -86,11 +92,29 @@ protected:
     /// Aborts every registered task after the workers are gone. Call with
     /// the thread context pointing at this runtime.
     void abort_all_registered() noexcept;
+    /// The blocking pool's part of metrics().
+    void fill_blocking_metrics(runtime_metrics& m) const noexcept {
+        m.num_blocking_threads = blocking_.num_threads();
+        m.num_idle_blocking_threads = blocking_.num_idle();
+        m.blocking_queue_depth = blocking_.queue_depth();
+    }
+    /// Shuts the blocking pool down (after the workers, as Tokio): queued
+    /// calls are cancelled, started ones waited for until `timeout` from
+    /// `start` (< 0: forever).
+    void shutdown_blocking(std::chrono::steady_clock::time_point start,
+                           std::chrono::nanoseconds timeout) noexcept {
+        if (timeout.count() < 0) {
+            blocking_.shutdown(std::nullopt);
+        } else {
+            blocking_.shutdown(start + timeout);
+        }
+    }
 
     runtime_config cfg_;
     time_driver time_;
     owned_tasks owned_;
     std::atomic<bool> shut_down_{false};
+    blocking_pool blocking_;
 
 private:
     void abort_roots() noexcept;

@@ -15,6 +15,9 @@
 // that grows; `len_` lets idle workers see that it is empty without the
 // lock. Once closed, pushes are refused: the caller drops the entry.
 //
+// task_ring: an unlocked FIFO of task pointers, for queues that live under
+// some other lock (the blocking pool's, a local_set's).
+//
 // Parker: one per thread that can sleep (worker, block_on thread). States
 // EMPTY / PARKED / NOTIFIED in one word; unpark before park makes the next
 // park return at once (no lost wake-up). Sleeps on a futex.
@@ -134,6 +137,38 @@ public:
 private:
     static constexpr std::uint32_t empty = 0, parked = 1, notified = 2;
     std::atomic<std::uint32_t> state_{empty};
+};
+
+/// A FIFO of task pointers in a growable power-of-two ring (no allocation
+/// once it has grown to the largest backlog seen).
+class task_ring {
+public:
+    void push(task_header* t) {
+        if (count_ == ring_.size()) grow();
+        ring_[(head_ + count_) & (ring_.size() - 1)] = t;
+        ++count_;
+    }
+    task_header* pop() noexcept {
+        if (count_ == 0) return nullptr;
+        task_header* t = ring_[head_];
+        head_ = (head_ + 1) & (ring_.size() - 1);
+        --count_;
+        return t;
+    }
+    bool empty() const noexcept { return count_ == 0; }
+    std::size_t size() const noexcept { return count_; }
+
+private:
+    void grow() {
+        std::vector<task_header*> next(ring_.empty() ? 64 : ring_.size() * 2);
+        for (std::size_t i = 0; i < count_; ++i)
+            next[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+        ring_.swap(next);
+        head_ = 0;
+    }
+    std::vector<task_header*> ring_;
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
 };
 
 /// Sets a thread's name (Linux keeps 15 characters).

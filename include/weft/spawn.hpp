@@ -239,8 +239,11 @@ auto adopt_root(scheduler* s, task<R>&& root) {
 template <class C>
 using callable_result_t = std::invoke_result_t<C&&>;
 
+/// Builds the task of `c` (a callable returning task<R>) for scheduler `s`,
+/// with its root coroutine created but not yet scheduled. The caller
+/// submits it (it holds the initial references, task_state.hpp).
 template <class C>
-auto spawn_callable(runtime_core* rt, C&& c) {
+auto build_spawned_task(scheduler* s, C&& c) {
     using Cd = std::decay_t<C>;
     using T = callable_result_t<Cd>;
     static_assert(is_task<T>::value, "weft::spawn: the callable must return weft::task<R>");
@@ -249,7 +252,7 @@ auto spawn_callable(runtime_core* rt, C&& c) {
         !std::is_reference_v<R>,
         "weft::spawn: a spawned task's output outlives the code that spawned it, so it "
         "must be a value; return a pointer or std::reference_wrapper instead of a reference");
-    auto* t = new spawned_task<Cd, R>(runtime_scheduler(rt), next_task_id(), std::forward<C>(c));
+    auto* t = new spawned_task<Cd, R>(s, next_task_id(), std::forward<C>(c));
     try {
         task<R> root = invoke_callable(std::move(t->callable()));
         if (!root.valid())
@@ -260,7 +263,14 @@ auto spawn_callable(runtime_core* rt, C&& c) {
         delete t;
         throw;
     }
+    return t;
+}
+
+template <class C>
+auto spawn_callable(runtime_core* rt, C&& c) {
+    auto* t = build_spawned_task(runtime_scheduler(rt), std::forward<C>(c));
     submit_spawned(rt, t);
+    using R = typename callable_result_t<std::decay_t<C>>::value_type;
     return join_handle<R>(t);
 }
 

@@ -4,8 +4,10 @@
 // tour and docs/ for the guide.
 #pragma once
 
+#include "weft/blocking.hpp"
 #include "weft/cancellation_token.hpp"
 #include "weft/join_handle.hpp"
+#include "weft/local_set.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime.hpp"
 #include "weft/runtime_error.hpp"
