@@ -104,14 +104,20 @@ protected:
                 ++polls;
             }
             time_.fire_due();
+            if (ran) io_->poll(0); // I/O events flow between batches of tasks too
             if (!ran && !drv.ready() && local_.empty() && inject_.empty()) {
-                // Nothing ready. A paused clock jumps to the next timer;
-                // otherwise sleep until it (or until something is woken).
-                if (time_.is_paused() && time_.auto_advance()) continue;
+                // Nothing ready. A paused clock jumps to the next timer once
+                // no I/O event is pending either (Tokio's order); otherwise
+                // sleep in epoll_wait until the timer, an I/O event or a wake.
+                if (time_.is_paused()) {
+                    if (io_->poll(0) > 0) continue;
+                    if (time_.auto_advance()) continue;
+                }
                 std::optional<clock_time> deadline;
                 bool timer_waiter = time_.try_become_waiter(&drv.the_parker(), deadline);
                 parks_.fetch_add(1, std::memory_order_relaxed);
-                drv.park(timer_waiter && !time_.is_paused() ? deadline : std::nullopt);
+                drv.the_parker().park_driver(
+                    *io_, timer_waiter && !time_.is_paused() ? deadline : std::nullopt);
                 if (timer_waiter) time_.stop_waiting();
             }
         }

@@ -19,6 +19,7 @@
 #include <mutex>
 
 #include "harness.hpp"
+#include "reactor.hpp"
 #include "runtime_parts.hpp"
 #include "time_driver.hpp"
 #include "weft/runtime.hpp"
@@ -64,7 +65,8 @@ class runtime_base : public runtime_core, public scheduler {
 public:
     explicit runtime_base(runtime_config cfg)
         : cfg_(std::move(cfg)), time_(cfg_.start_paused),
-          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4) {}
+          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4),
+          io_(std::make_shared<reactor>()) {}
 
     scheduler* task_scheduler() noexcept override { return this; }
     void submit(task_header* t) noexcept override;
@@ -74,6 +76,8 @@ public:
 
     const runtime_config& config() const noexcept { return cfg_; }
     time_driver& timer() noexcept { return time_; }
+    /// The I/O driver (shared with the sockets, which may outlive the runtime).
+    const std::shared_ptr<reactor>& io_driver() const noexcept { return io_; }
     bool is_shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
 
 protected:
@@ -90,6 +94,7 @@ protected:
     runtime_config cfg_;
     time_driver time_;
     owned_tasks owned_;
+    std::shared_ptr<reactor> io_;
     std::atomic<bool> shut_down_{false};
 
 private:

@@ -124,16 +124,25 @@ private:
     std::atomic<std::size_t> len_{0};
 };
 
+class reactor;
+
 class parker {
 public:
     /// Sleeps until unpark() (or until `deadline`, if given).
     void
     park(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) noexcept;
+    /// Like park(), but sleeps in `r`'s epoll_wait and dispatches the I/O
+    /// events that arrive (unpark() then writes r's eventfd). Returns the
+    /// number of waiters the events woke. Call only as the timer waiter (one
+    /// thread at a time polls; see reactor.hpp).
+    std::size_t park_driver(reactor& r,
+                            std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
     void unpark() noexcept;
 
 private:
-    static constexpr std::uint32_t empty = 0, parked = 1, notified = 2;
+    static constexpr std::uint32_t empty = 0, parked = 1, notified = 2, parked_driver = 3;
     std::atomic<std::uint32_t> state_{empty};
+    reactor* driver_ = nullptr; // written before the CAS to parked_driver
 };
 
 /// Sets a thread's name (Linux keeps 15 characters).

@@ -5,10 +5,13 @@
 #pragma once
 
 #include "weft/cancellation_token.hpp"
+#include "weft/io.hpp"
 #include "weft/join_handle.hpp"
+#include "weft/net.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime.hpp"
 #include "weft/runtime_error.hpp"
+#include "weft/signal.hpp"
 #include "weft/spawn.hpp"
 #include "weft/sync.hpp"
 #include "weft/task.hpp"
