@@ -8,7 +8,7 @@
 //   weft-bench <workload>... [--repeat N] [--iters K]
 //   weft-bench all [--repeat N]        every implemented workload except tcp_echo
 //   weft-bench list                    the implemented workload names
-//   weft-bench echo-server <port> [--current-thread]   (once weft::net exists)
+//   weft-bench echo-server <port> [--current-thread]   the tcp_echo server
 //   weft-bench --child <name>          one sample of a fresh-process workload
 //
 // Output: one line per figure, `<label> median=<v> min=<v> max=<v> unit=<u>`.
@@ -490,9 +490,8 @@ struct workload {
     std::vector<double> (*fresh_process)(flavor);                   // one child process per sample
 };
 
-// Only the workloads implemented so far. Still to come, in WORKLOADS.md order:
-// timers (K 1, ms and :lateness us; needs time::sleep_until), spawn_blocking
-// (K 1, ns/call), and tcp_echo through `echo-server` (needs net::tcp_listener).
+// Only the workloads implemented so far. Still to come: spawn_blocking (K 1,
+// ns/call). tcp_echo runs through `echo-server` (benches/run.sh drives it).
 std::vector<workload> const& workloads() {
     static std::vector<workload> const w = {
         {"spawn_many_local", 20, {{"", "ns/task"}}, spawn_many_local, nullptr},
@@ -619,6 +618,40 @@ void run_workload(std::string const& name, std::size_t repeat,
     }
 }
 
+// --- tcp_echo server (WORKLOADS.md): the client is shared/baselines/echo-client ---
+
+weft::task<> echo_connection(weft::net::tcp_stream sock) {
+    (void)sock.set_nodelay(true);
+    std::vector<std::byte> buf(4096);
+    for (;;) {
+        weft::io::result<std::size_t> n = co_await sock.read(buf);
+        if (!n || *n == 0) co_return;
+        weft::io::result<void> w =
+            co_await sock.write_all(std::span<const std::byte>(buf.data(), *n));
+        if (!w) co_return;
+    }
+}
+
+void echo_server(std::uint16_t port, flavor fl) {
+    weft::runtime rt = make_runtime(fl);
+    rt.block_on([port]() -> weft::task<> {
+        auto listener = weft::net::tcp_listener::bind("127.0.0.1:" + std::to_string(port)).value();
+        std::printf("listening %s\n", listener.local_addr().value().to_string().c_str());
+        std::fflush(stdout);
+        // The accept loop is a task, so that it runs on a worker thread.
+        auto acceptor = weft::spawn([l = std::move(listener)]() mutable -> weft::task<> {
+            for (;;) {
+                auto conn = co_await l.accept();
+                if (conn)
+                    weft::spawn(echo_connection, std::move(conn->first));
+                else
+                    std::fprintf(stderr, "accept failed: %s\n", conn.message().c_str());
+            }
+        });
+        (void)co_await acceptor;
+    });
+}
+
 [[noreturn]] void usage() {
     std::fprintf(stderr, "usage: weft-bench <workload>... [--repeat N] [--iters K]\n"
                          "       weft-bench all [--repeat N]\n"
@@ -652,9 +685,15 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (args[0] == "echo-server") {
-            std::fprintf(stderr,
-                         "weft-bench: echo-server is not implemented yet (needs weft::net)\n");
-            return 2;
+            if (args.size() < 2 || args.size() > 3) usage();
+            bool current = args.size() == 3;
+            if (current && args[2] != "--current-thread") usage();
+            char* end = nullptr;
+            unsigned long port = std::strtoul(args[1].c_str(), &end, 10);
+            if (end == args[1].c_str() || *end != '\0' || port > 65535) usage();
+            echo_server(static_cast<std::uint16_t>(port),
+                        current ? flavor::current_thread : flavor::multi_thread);
+            return 0;
         }
         if (args[0] == "list") {
             for (auto const& n : all_names())

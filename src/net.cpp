@@ -46,13 +46,21 @@ std::shared_ptr<socket_io> adopt(int fd, const char* what) {
     return std::make_shared<socket_io>(weft::detail::current_reactor(what), fd);
 }
 
-task<io::result<std::size_t>> read_op(socket_io* s, std::span<std::byte> buf) {
+/// `stream`: a short read means the socket buffer was drained (true of
+/// stream sockets, not of datagrams), so the readiness is cleared at once and
+/// the next read waits for an edge instead of spending a recv on EAGAIN
+/// (Tokio does the same).
+task<io::result<std::size_t>> read_op(socket_io* s, std::span<std::byte> buf, bool stream = true) {
     if (s == nullptr) co_return not_open();
     weft::detail::scheduled_io& io = s->sio();
     for (;;) {
         std::uint64_t seen = co_await readiness_awaiter(io, io_direction::read);
         ssize_t n = ::recv(io.fd, buf.data(), buf.size(), 0);
-        if (n >= 0) co_return static_cast<std::size_t>(n);
+        if (n >= 0) {
+            if (stream && n > 0 && static_cast<std::size_t>(n) < buf.size())
+                io_clear_readiness(io, io_direction::read, seen);
+            co_return static_cast<std::size_t>(n);
+        }
         int e = errno;
         if (would_block(e)) {
             io_clear_readiness(io, io_direction::read, seen);
@@ -68,7 +76,11 @@ task<io::result<std::size_t>> write_op(socket_io* s, std::span<const std::byte> 
     for (;;) {
         std::uint64_t seen = co_await readiness_awaiter(io, io_direction::write);
         ssize_t n = ::send(io.fd, buf.data(), buf.size(), MSG_NOSIGNAL);
-        if (n >= 0) co_return static_cast<std::size_t>(n);
+        if (n >= 0) {
+            if (n > 0 && static_cast<std::size_t>(n) < buf.size())
+                io_clear_readiness(io, io_direction::write, seen); // send buffer full
+            co_return static_cast<std::size_t>(n);
+        }
         int e = errno;
         if (would_block(e)) {
             io_clear_readiness(io, io_direction::write, seen);
@@ -88,12 +100,28 @@ task<io::result<void>> read_exact_op(socket_io* s, std::span<std::byte> buf) {
     co_return io::result<void>{};
 }
 
+// One frame for the whole loop (not write_op per chunk): write_all is on
+// every echo/HTTP response path.
 task<io::result<void>> write_all_op(socket_io* s, std::span<const std::byte> buf) {
+    if (s == nullptr) co_return not_open();
+    weft::detail::scheduled_io& io = s->sio();
     while (!buf.empty()) {
-        io::result<std::size_t> n = co_await write_op(s, buf);
-        if (!n) co_return n.error();
-        if (*n == 0) co_return make_error_code(io::error::write_zero);
-        buf = buf.subspan(*n);
+        std::uint64_t seen = co_await readiness_awaiter(io, io_direction::write);
+        ssize_t n = ::send(io.fd, buf.data(), buf.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            // A short write means the send buffer is full: wait for an edge.
+            if (static_cast<std::size_t>(n) < buf.size())
+                io_clear_readiness(io, io_direction::write, seen);
+            buf = buf.subspan(static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n == 0) co_return make_error_code(io::error::write_zero);
+        int e = errno;
+        if (would_block(e)) {
+            io_clear_readiness(io, io_direction::write, seen);
+        } else if (e != EINTR) {
+            co_return std::error_code(e, std::generic_category());
+        }
     }
     co_return io::result<void>{};
 }
@@ -471,7 +499,7 @@ task<io::result<std::size_t>> udp_socket::send(std::span<const std::byte> buf) {
     return write_op(io_.get(), buf);
 }
 task<io::result<std::size_t>> udp_socket::recv(std::span<std::byte> buf) {
-    return read_op(io_.get(), buf);
+    return read_op(io_.get(), buf, false);
 }
 io::result<socket_address> udp_socket::local_addr() const {
     return sock_name(io_, false);
