@@ -8,7 +8,9 @@
 // The driver loop (run_block_on): poll the root when it is ready; otherwise
 // run up to event_interval tasks, taking from the inject queue first every
 // global_queue_interval ticks (so remote wake-ups are not starved by a busy
-// local queue); park when there is nothing to do.
+// local queue); poll the reactor without blocking after a batch; park in
+// the reactor's epoll_wait (timer deadline as its timeout) when there is
+// nothing to do (decision 0020).
 //
 // One thread drives at a time: a second concurrent block_on waits for the
 // first to finish (drive_mu_).

@@ -19,6 +19,9 @@
 //   work spreads one worker at a time.
 // - A worker with nothing to do parks on its own parker. notify_parked()
 //   wakes one sleeper when there is work to share and nobody is searching.
+//   The one parked worker that waits for the next timer waits in the
+//   reactor's epoll_wait instead (decision 0020); busy workers poll the
+//   reactor without blocking every event_interval ticks.
 //
 // Idle state: one word, (unparked << 16) | searching. Changes of the
 // sleepers list happen under idle_mu_; the word can be read without it

@@ -220,7 +220,7 @@ parker::park_driver(reactor& r,
             timeout_ms = ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
         }
     }
-    driver_ = &r;
+    driver_.store(&r, std::memory_order_relaxed);
     std::uint32_t expected = empty;
     if (!state_.compare_exchange_strong(expected, parked_driver, std::memory_order_acq_rel)) {
         // NOTIFIED already: consume it, but still collect what is ready.
@@ -239,7 +239,7 @@ void parker::unpark() noexcept {
     if (prev == parked)
         futex(&state_, FUTEX_WAKE_PRIVATE, 1, nullptr);
     else if (prev == parked_driver)
-        driver_->wake();
+        driver_.load(std::memory_order_relaxed)->wake();
 }
 
 void set_thread_name(const std::string& name) noexcept {

@@ -16,8 +16,11 @@
 // lock. Once closed, pushes are refused: the caller drops the entry.
 //
 // Parker: one per thread that can sleep (worker, block_on thread). States
-// EMPTY / PARKED / NOTIFIED in one word; unpark before park makes the next
-// park return at once (no lost wake-up). Sleeps on a futex.
+// EMPTY / PARKED / NOTIFIED / PARKED_DRIVER in one word; unpark before park
+// makes the next park return at once (no lost wake-up). park() sleeps on a
+// futex; park_driver() sleeps in the reactor's epoll_wait (the timer
+// waiter does, decision 0020), and unpark() then writes the reactor's
+// eventfd instead of waking the futex.
 #pragma once
 
 #include <atomic>
@@ -142,7 +145,9 @@ public:
 private:
     static constexpr std::uint32_t empty = 0, parked = 1, notified = 2, parked_driver = 3;
     std::atomic<std::uint32_t> state_{empty};
-    reactor* driver_ = nullptr; // written before the CAS to parked_driver
+    // Written before the CAS to parked_driver; atomic because a late unpark
+    // may read it while the next park_driver writes it (the same value).
+    std::atomic<reactor*> driver_{nullptr};
 };
 
 /// Sets a thread's name (Linux keeps 15 characters).
