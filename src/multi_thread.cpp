@@ -237,7 +237,7 @@ private:
                 // is polling).
                 if (w.tick % cfg_.event_interval == 0) {
                     time_.fire_due();
-                    io_->poll(0);
+                    if (io_->registered() != 0) io_->poll(0);
                 }
                 task_header* t = next_task(w);
                 if (t == nullptr) t = steal_work(w);

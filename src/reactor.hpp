@@ -56,7 +56,9 @@ public:
     std::size_t poll(int timeout_ms) noexcept;
     /// Interrupts a blocking poll (writes the eventfd).
     void wake() noexcept;
-    /// Number of registered sockets (tests and metrics).
+    /// Number of registered sockets. The schedulers skip non-blocking polls
+    /// while it is 0 (an event for a socket registered meanwhile is seen by
+    /// the next poll: nothing waits on it before its first operation).
     std::size_t registered() const noexcept { return registered_.load(std::memory_order_relaxed); }
 
 private:
