@@ -61,6 +61,7 @@
 
 #include <thread>
 
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -652,11 +653,60 @@ void echo_server(std::uint16_t port, flavor fl) {
     });
 }
 
+// --- http_hello server (benches/http.sh drives wrk against it and Tokio's
+// benches/tokio-http): examples/http_hello.cpp's server, on the bench's
+// runtimes (2 workers, or current-thread). ---
+
+constexpr std::string_view k_http_response =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
+constexpr std::string_view k_http_response_close =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: "
+    "close\r\n\r\nHello, world!";
+
+weft::task<> http_connection(weft::net::tcp_stream s) {
+    (void)s.set_nodelay(true);
+    auto [rd, wr] = std::move(s).into_split();
+    weft::io::buf_reader in(std::move(rd), 4096);
+    std::string line;
+    for (;;) {
+        bool close = false, any = false;
+        for (;;) {
+            line.clear();
+            auto n = co_await in.read_line(line);
+            if (!n || *n == 0) co_return;
+            if (line == "\r\n" || line == "\n") break;
+            any = true;
+            if (line.size() >= 17 && strncasecmp(line.c_str(), "connection: close", 17) == 0)
+                close = true;
+        }
+        if (!any) continue;
+        auto w = co_await wr.write_all(close ? k_http_response_close : k_http_response);
+        if (!w || close) co_return;
+    }
+}
+
+void http_server(std::uint16_t port, flavor fl) {
+    weft::runtime rt = make_runtime(fl);
+    rt.block_on([port]() -> weft::task<> {
+        auto listener = weft::net::tcp_listener::bind("127.0.0.1:" + std::to_string(port)).value();
+        std::printf("listening %s\n", listener.local_addr().value().to_string().c_str());
+        std::fflush(stdout);
+        auto acceptor = weft::spawn([l = std::move(listener)]() mutable -> weft::task<> {
+            for (;;) {
+                auto conn = co_await l.accept();
+                if (conn) weft::spawn(http_connection, std::move(conn->first));
+            }
+        });
+        (void)co_await acceptor;
+    });
+}
+
 [[noreturn]] void usage() {
     std::fprintf(stderr, "usage: weft-bench <workload>... [--repeat N] [--iters K]\n"
                          "       weft-bench all [--repeat N]\n"
                          "       weft-bench list\n"
-                         "       weft-bench echo-server <port> [--current-thread]\n");
+                         "       weft-bench echo-server <port> [--current-thread]\n"
+                         "       weft-bench http-server <port> [--current-thread]\n");
     std::exit(2);
 }
 
@@ -684,15 +734,16 @@ int main(int argc, char** argv) {
             std::printf("\n");
             return 0;
         }
-        if (args[0] == "echo-server") {
+        if (args[0] == "echo-server" || args[0] == "http-server") {
             if (args.size() < 2 || args.size() > 3) usage();
             bool current = args.size() == 3;
             if (current && args[2] != "--current-thread") usage();
             char* end = nullptr;
             unsigned long port = std::strtoul(args[1].c_str(), &end, 10);
             if (end == args[1].c_str() || *end != '\0' || port > 65535) usage();
-            echo_server(static_cast<std::uint16_t>(port),
-                        current ? flavor::current_thread : flavor::multi_thread);
+            (args[0] == "echo-server" ? echo_server : http_server)(static_cast<std::uint16_t>(port),
+                                                                   current ? flavor::current_thread
+                                                                           : flavor::multi_thread);
             return 0;
         }
         if (args[0] == "list") {
