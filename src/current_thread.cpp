@@ -106,9 +106,11 @@ protected:
                 ++polls;
             }
             time_.fire_due();
-            // I/O events flow between batches of tasks too (no system call
-            // while no socket is registered: compute-only programs pay nothing).
-            if (ran && io_->registered() != 0) io_->poll(0);
+            // I/O events flow between batches of tasks too, when more tasks
+            // are queued (a drained queue parks in epoll_wait just below,
+            // which returns at once if events are pending: one system call,
+            // not two). No system call while no socket is registered.
+            if (ran && !local_.empty() && io_->registered() != 0) io_->poll(0);
             if (!ran && !drv.ready() && local_.empty() && inject_.empty()) {
                 // Nothing ready. A paused clock jumps to the next timer once
                 // no I/O event is pending either (Tokio's order); otherwise
