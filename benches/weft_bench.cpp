@@ -8,7 +8,7 @@
 //   weft-bench <workload>... [--repeat N] [--iters K]
 //   weft-bench all [--repeat N]        every implemented workload except tcp_echo
 //   weft-bench list                    the implemented workload names
-//   weft-bench echo-server <port> [--current-thread]   (once weft::net exists)
+//   weft-bench echo-server <port> [--current-thread]   the tcp_echo server
 //   weft-bench --child <name>          one sample of a fresh-process workload
 //
 // Output: one line per figure, `<label> median=<v> min=<v> max=<v> unit=<u>`.
@@ -62,6 +62,7 @@
 
 #include <thread>
 
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -531,8 +532,8 @@ struct workload {
     std::vector<double> (*fresh_process)(flavor);                   // one child process per sample
 };
 
-// Only the workloads implemented so far. Still to come: tcp_echo through
-// `echo-server` (needs net::tcp_listener).
+// Every workload of WORKLOADS.md; tcp_echo runs through `echo-server`
+// (benches/run.sh drives it).
 std::vector<workload> const& workloads() {
     static std::vector<workload> const w = {
         {"spawn_many_local", 20, {{"", "ns/task"}}, spawn_many_local, nullptr},
@@ -660,11 +661,94 @@ void run_workload(std::string const& name, std::size_t repeat,
     }
 }
 
+// --- tcp_echo server (WORKLOADS.md): the client is shared/baselines/echo-client ---
+
+weft::task<> echo_connection(weft::net::tcp_stream sock) {
+    (void)sock.set_nodelay(true);
+    std::vector<std::byte> buf(4096);
+    for (;;) {
+        weft::io::result<std::size_t> n = co_await sock.read(buf);
+        if (!n || *n == 0) co_return;
+        weft::io::result<void> w =
+            co_await sock.write_all(std::span<const std::byte>(buf.data(), *n));
+        if (!w) co_return;
+    }
+}
+
+void echo_server(std::uint16_t port, flavor fl) {
+    weft::runtime rt = make_runtime(fl);
+    rt.block_on([port]() -> weft::task<> {
+        auto listener = weft::net::tcp_listener::bind("127.0.0.1:" + std::to_string(port)).value();
+        std::printf("listening %s\n", listener.local_addr().value().to_string().c_str());
+        std::fflush(stdout);
+        // The accept loop is a task, so that it runs on a worker thread.
+        auto acceptor = weft::spawn([l = std::move(listener)]() mutable -> weft::task<> {
+            for (;;) {
+                auto conn = co_await l.accept();
+                if (conn)
+                    weft::spawn(echo_connection, std::move(conn->first));
+                else
+                    std::fprintf(stderr, "accept failed: %s\n", conn.message().c_str());
+            }
+        });
+        (void)co_await acceptor;
+    });
+}
+
+// --- http_hello server (benches/http.sh drives wrk against it and Tokio's
+// benches/tokio-http): examples/http_hello.cpp's server, on the bench's
+// runtimes (2 workers, or current-thread). ---
+
+constexpr std::string_view k_http_response =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
+constexpr std::string_view k_http_response_close =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: "
+    "close\r\n\r\nHello, world!";
+
+weft::task<> http_connection(weft::net::tcp_stream s) {
+    (void)s.set_nodelay(true);
+    auto [rd, wr] = std::move(s).into_split();
+    weft::io::buf_reader in(std::move(rd), 4096);
+    std::string line;
+    for (;;) {
+        bool close = false, any = false;
+        for (;;) {
+            line.clear();
+            auto n = co_await in.read_line(line);
+            if (!n || *n == 0) co_return;
+            if (line == "\r\n" || line == "\n") break;
+            any = true;
+            if (line.size() >= 17 && strncasecmp(line.c_str(), "connection: close", 17) == 0)
+                close = true;
+        }
+        if (!any) continue;
+        auto w = co_await wr.write_all(close ? k_http_response_close : k_http_response);
+        if (!w || close) co_return;
+    }
+}
+
+void http_server(std::uint16_t port, flavor fl) {
+    weft::runtime rt = make_runtime(fl);
+    rt.block_on([port]() -> weft::task<> {
+        auto listener = weft::net::tcp_listener::bind("127.0.0.1:" + std::to_string(port)).value();
+        std::printf("listening %s\n", listener.local_addr().value().to_string().c_str());
+        std::fflush(stdout);
+        auto acceptor = weft::spawn([l = std::move(listener)]() mutable -> weft::task<> {
+            for (;;) {
+                auto conn = co_await l.accept();
+                if (conn) weft::spawn(http_connection, std::move(conn->first));
+            }
+        });
+        (void)co_await acceptor;
+    });
+}
+
 [[noreturn]] void usage() {
     std::fprintf(stderr, "usage: weft-bench <workload>... [--repeat N] [--iters K]\n"
                          "       weft-bench all [--repeat N]\n"
                          "       weft-bench list\n"
-                         "       weft-bench echo-server <port> [--current-thread]\n");
+                         "       weft-bench echo-server <port> [--current-thread]\n"
+                         "       weft-bench http-server <port> [--current-thread]\n");
     std::exit(2);
 }
 
@@ -692,10 +776,17 @@ int main(int argc, char** argv) {
             std::printf("\n");
             return 0;
         }
-        if (args[0] == "echo-server") {
-            std::fprintf(stderr,
-                         "weft-bench: echo-server is not implemented yet (needs weft::net)\n");
-            return 2;
+        if (args[0] == "echo-server" || args[0] == "http-server") {
+            if (args.size() < 2 || args.size() > 3) usage();
+            bool current = args.size() == 3;
+            if (current && args[2] != "--current-thread") usage();
+            char* end = nullptr;
+            unsigned long port = std::strtoul(args[1].c_str(), &end, 10);
+            if (end == args[1].c_str() || *end != '\0' || port > 65535) usage();
+            (args[0] == "echo-server" ? echo_server : http_server)(static_cast<std::uint16_t>(port),
+                                                                   current ? flavor::current_thread
+                                                                           : flavor::multi_thread);
+            return 0;
         }
         if (args[0] == "list") {
             for (auto const& n : all_names())

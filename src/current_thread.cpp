@@ -8,7 +8,9 @@
 // The driver loop (run_block_on): poll the root when it is ready; otherwise
 // run up to event_interval tasks, taking from the inject queue first every
 // global_queue_interval ticks (so remote wake-ups are not starved by a busy
-// local queue); park when there is nothing to do.
+// local queue); poll the reactor without blocking after a batch; park in
+// the reactor's epoll_wait (timer deadline as its timeout) when there is
+// nothing to do (decision 0020).
 //
 // One thread drives at a time: a second concurrent block_on waits for the
 // first to finish (drive_mu_).
@@ -116,14 +118,24 @@ protected:
                 ++polls;
             }
             time_.fire_due();
+            // I/O events flow between batches of tasks too, when more tasks
+            // are queued (a drained queue parks in epoll_wait just below,
+            // which returns at once if events are pending: one system call,
+            // not two). No system call while no socket is registered.
+            if (ran && !local_.empty() && io_->registered() != 0) io_->poll(0);
             if (!ran && !drv.ready() && local_.empty() && inject_.empty()) {
-                // Nothing ready. A paused clock jumps to the next timer;
-                // otherwise sleep until it (or until something is woken).
-                if (time_.is_paused() && time_.auto_advance()) continue;
+                // Nothing ready. A paused clock jumps to the next timer once
+                // no I/O event is pending either (Tokio's order); otherwise
+                // sleep in epoll_wait until the timer, an I/O event or a wake.
+                if (time_.is_paused()) {
+                    if (io_->poll(0) > 0) continue;
+                    if (time_.auto_advance()) continue;
+                }
                 std::optional<clock_time> deadline;
                 bool timer_waiter = time_.try_become_waiter(&drv.the_parker(), deadline);
                 parks_.fetch_add(1, std::memory_order_relaxed);
-                drv.park(timer_waiter && !time_.is_paused() ? deadline : std::nullopt);
+                drv.the_parker().park_driver(
+                    *io_, timer_waiter && !time_.is_paused() ? deadline : std::nullopt);
                 if (timer_waiter) time_.stop_waiting();
             }
         }

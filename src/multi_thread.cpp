@@ -19,6 +19,9 @@
 //   work spreads one worker at a time.
 // - A worker with nothing to do parks on its own parker. notify_parked()
 //   wakes one sleeper when there is work to share and nobody is searching.
+//   The one parked worker that waits for the next timer waits in the
+//   reactor's epoll_wait instead (decision 0020); busy workers poll the
+//   reactor without blocking every event_interval ticks.
 //
 // - spawn_local pins a task to the worker that spawned it: the task's
 //   scheduler is that worker's pinned_scheduler, whose queue (`pinned`, a
@@ -280,8 +283,13 @@ private:
             std::uint64_t forced_seen = forced;
             while (!shut_down_.load(std::memory_order_acquire)) {
                 ++w.tick;
-                // Maintenance: timers fire while every worker is busy too.
-                if (w.tick % cfg_.event_interval == 0) time_.fire_due();
+                // Maintenance: timers fire and I/O events are taken while
+                // every worker is busy too (the poll skips if another thread
+                // is polling).
+                if (w.tick % cfg_.event_interval == 0) {
+                    time_.fire_due();
+                    if (io_->registered() != 0) io_->poll(0);
+                }
                 task_header* t = next_task(w);
                 if (t == nullptr) t = steal_work(w);
                 if (t != nullptr) {
@@ -452,14 +460,23 @@ private:
                 leave_sleepers(w);
                 return;
             }
-            // One parked worker at a time waits for the next timer.
+            // One parked worker at a time waits for the next timer, in
+            // epoll_wait: it is also the I/O driver (reactor.hpp).
             std::optional<clock_time> deadline;
             bool timer_waiter = time_.try_become_waiter(&w.park, deadline);
-            w.park.park(timer_waiter ? deadline : std::nullopt);
+            std::size_t io_woken = 0;
+            if (timer_waiter)
+                io_woken = w.park.park_driver(*io_, deadline);
+            else
+                w.park.park(std::nullopt);
             if (timer_waiter) {
                 time_.stop_waiting();
-                if (time_.fire_due() > 0) { // woke tasks into our queues
+                if (time_.fire_due() + io_woken > 0) { // woke tasks into our queues
                     leave_sleepers(w);
+                    // Hand the driver on: a sleeper that wakes finds no work,
+                    // parks again and becomes the poller, so a long task here
+                    // does not stall I/O (Tokio issue 4730).
+                    notify_parked();
                     return;
                 }
             }

@@ -20,6 +20,7 @@
 
 #include "blocking_pool.hpp"
 #include "harness.hpp"
+#include "reactor.hpp"
 #include "runtime_parts.hpp"
 #include "time_driver.hpp"
 #include "weft/local_set.hpp"
@@ -66,7 +67,8 @@ class runtime_base : public runtime_core, public scheduler {
 public:
     explicit runtime_base(runtime_config cfg)
         : cfg_(std::move(cfg)), time_(cfg_.start_paused),
-          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4), blocking_(this, cfg_) {}
+          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4), io_(std::make_shared<reactor>()),
+          blocking_(this, cfg_) {}
 
     scheduler* task_scheduler() noexcept override { return this; }
     void submit(task_header* t) noexcept override;
@@ -76,6 +78,8 @@ public:
 
     const runtime_config& config() const noexcept { return cfg_; }
     time_driver& timer() noexcept { return time_; }
+    /// The I/O driver (shared with the sockets, which may outlive the runtime).
+    const std::shared_ptr<reactor>& io_driver() const noexcept { return io_; }
     bool is_shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
     blocking_pool& blocking() noexcept { return blocking_; }
     /// Where weft::spawn_local goes on this thread of the runtime (a worker,
@@ -113,6 +117,7 @@ protected:
     runtime_config cfg_;
     time_driver time_;
     owned_tasks owned_;
+    std::shared_ptr<reactor> io_;
     std::atomic<bool> shut_down_{false};
     blocking_pool blocking_;
 
