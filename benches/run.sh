@@ -5,7 +5,9 @@
 #   benches/run.sh [workload...]
 #
 # Default workloads: every name `weft-bench list` prints, plus tcp_echo and
-# tcp_echo/current_thread once `weft-bench echo-server` works. Each workload
+# tcp_echo/current_thread once `weft-bench echo-server` works, plus
+# http_hello and http_hello/current_thread under wrk (benches/http.sh; weft
+# and Tokio only). Each workload
 # runs for weft, then Tokio, then Asio (a runtime that lacks it gets "–").
 #
 # Environment:
@@ -310,6 +312,20 @@ main() {
       fi
     done
   done
+
+  # HTTP hello under wrk (weft and Tokio only): benches/http.sh, when no
+  # workload was named or http_hello was.
+  if (($# == 0)) || in_list http_hello "$@"; then
+    if command -v wrk >/dev/null; then
+      local line
+      while read -r rt line; do
+        echo "$line" | tee -a "$OUT/$rt.txt" >&2
+      done < <(WEFT_BIN="${BIN[weft]}" BUILD_DIR="$BUILD_DIR" bash "$HERE/http.sh" ||
+        printf 'weft http_hello median=FAIL min=FAIL max=FAIL unit=?\n')
+    else
+      log "wrk not found: http_hello skipped"
+    fi
+  fi
 
   table | tee "$OUT/table.md"
   ln -sfn "$(basename "$OUT")" "$BUILD_DIR/results/latest"

@@ -8,7 +8,7 @@
 //   weft-bench <workload>... [--repeat N] [--iters K]
 //   weft-bench all [--repeat N]        every implemented workload except tcp_echo
 //   weft-bench list                    the implemented workload names
-//   weft-bench echo-server <port> [--current-thread]   (once weft::net exists)
+//   weft-bench echo-server <port> [--current-thread]   the tcp_echo server
 //   weft-bench --child <name>          one sample of a fresh-process workload
 //
 // Output: one line per figure, `<label> median=<v> min=<v> max=<v> unit=<u>`.
@@ -21,6 +21,7 @@
 //   spawn from a task        weft::spawn (join handle dropped = detached)
 //   countdown event          sync::notify::notify_one (stores a permit)
 //   yield                    weft::yield_now()
+//   blocking call            weft::spawn_blocking (the runtime's default pool)
 // Tasks count down as the last action of their body, as in Tokio.
 //
 // Shared state (countdown) is allocated once per sample, outside the timed
@@ -61,6 +62,7 @@
 
 #include <thread>
 
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -441,6 +443,46 @@ std::vector<double> timers(weft::runtime& rt, std::size_t iters) {
     return {overhead_ms, lateness_us};
 }
 
+// spawn_blocking ----------------------------------------------------------------
+// One task makes 10,000 spawn_blocking calls in 625 batches of 16 (Tokio's
+// BATCH_SIZE): it submits 16 calls, then awaits their 16 join handles in
+// order. The callable returns 0 through an optimisation barrier.
+constexpr std::size_t k_blocking_calls = 10'000;
+constexpr std::size_t k_blocking_batch = 16;
+
+std::size_t blocking_zero() {
+    std::size_t v = 0;
+    asm volatile("" : "+r"(v)); // black_box(0)
+    return v;
+}
+
+weft::task<> spawn_blocking_task() {
+    std::vector<weft::join_handle<std::size_t>> batch;
+    batch.reserve(k_blocking_batch);
+    for (std::size_t b = 0; b < k_blocking_calls / k_blocking_batch; ++b) {
+        for (std::size_t i = 0; i < k_blocking_batch; ++i)
+            batch.push_back(weft::spawn_blocking(blocking_zero));
+        for (auto& h : batch) {
+            weft::result<std::size_t> r = co_await h;
+            check(r, "spawn_blocking call");
+            std::size_t v = *r;
+            asm volatile("" : "+r"(v)); // black_box(handle.await.unwrap())
+        }
+        batch.clear();
+    }
+}
+
+weft::task<> spawn_blocking_root() {
+    check(co_await weft::spawn(spawn_blocking_task), "spawn_blocking task");
+}
+
+std::vector<double> spawn_blocking(weft::runtime& rt, std::size_t iters) {
+    auto start = clock_type::now();
+    for (std::size_t it = 0; it < iters; ++it)
+        rt.block_on(spawn_blocking_root());
+    return {per_op_ns(clock_type::now() - start, iters * k_blocking_calls)};
+}
+
 // task_bytes (weft only, not in WORKLOADS.md) -------------------------------------
 // Bytes that spawning one task allocates: a spawner task spawns 10,000 tasks
 // exactly like spawn_many_local's (a coroutine taking one pointer, counting
@@ -495,9 +537,8 @@ struct workload {
     std::vector<double> (*fresh_process)(flavor);                   // one child process per sample
 };
 
-// Only the workloads implemented so far. Still to come, in WORKLOADS.md order:
-// timers (K 1, ms and :lateness us; needs time::sleep_until), spawn_blocking
-// (K 1, ns/call), and tcp_echo through `echo-server` (needs net::tcp_listener).
+// Every workload of WORKLOADS.md; tcp_echo runs through `echo-server`
+// (benches/run.sh drives it).
 std::vector<workload> const& workloads() {
     static std::vector<workload> const w = {
         {"spawn_many_local", 20, {{"", "ns/task"}}, spawn_many_local, nullptr},
@@ -512,6 +553,7 @@ std::vector<workload> const& workloads() {
          idle_tasks_memory},
         {"mpsc_throughput", 1, {{"", "ns/msg"}}, mpsc_throughput, nullptr},
         {"timers", 1, {{"", "ms"}, {":lateness", "us"}}, timers, nullptr},
+        {"spawn_blocking", 1, {{"", "ns/call"}}, spawn_blocking, nullptr},
         // weft's own figure (no Tokio/Asio counterpart): see task_bytes above.
         {"task_bytes",
          1,
@@ -624,11 +666,94 @@ void run_workload(std::string const& name, std::size_t repeat,
     }
 }
 
+// --- tcp_echo server (WORKLOADS.md): the client is shared/baselines/echo-client ---
+
+weft::task<> echo_connection(weft::net::tcp_stream sock) {
+    (void)sock.set_nodelay(true);
+    std::vector<std::byte> buf(4096);
+    for (;;) {
+        weft::io::result<std::size_t> n = co_await sock.read(buf);
+        if (!n || *n == 0) co_return;
+        weft::io::result<void> w =
+            co_await sock.write_all(std::span<const std::byte>(buf.data(), *n));
+        if (!w) co_return;
+    }
+}
+
+void echo_server(std::uint16_t port, flavor fl) {
+    weft::runtime rt = make_runtime(fl);
+    rt.block_on([port]() -> weft::task<> {
+        auto listener = weft::net::tcp_listener::bind("127.0.0.1:" + std::to_string(port)).value();
+        std::printf("listening %s\n", listener.local_addr().value().to_string().c_str());
+        std::fflush(stdout);
+        // The accept loop is a task, so that it runs on a worker thread.
+        auto acceptor = weft::spawn([l = std::move(listener)]() mutable -> weft::task<> {
+            for (;;) {
+                auto conn = co_await l.accept();
+                if (conn)
+                    weft::spawn(echo_connection, std::move(conn->first));
+                else
+                    std::fprintf(stderr, "accept failed: %s\n", conn.message().c_str());
+            }
+        });
+        (void)co_await acceptor;
+    });
+}
+
+// --- http_hello server (benches/http.sh drives wrk against it and Tokio's
+// benches/tokio-http): examples/http_hello.cpp's server, on the bench's
+// runtimes (2 workers, or current-thread). ---
+
+constexpr std::string_view k_http_response =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
+constexpr std::string_view k_http_response_close =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: "
+    "close\r\n\r\nHello, world!";
+
+weft::task<> http_connection(weft::net::tcp_stream s) {
+    (void)s.set_nodelay(true);
+    auto [rd, wr] = std::move(s).into_split();
+    weft::io::buf_reader in(std::move(rd), 4096);
+    std::string line;
+    for (;;) {
+        bool close = false, any = false;
+        for (;;) {
+            line.clear();
+            auto n = co_await in.read_line(line);
+            if (!n || *n == 0) co_return;
+            if (line == "\r\n" || line == "\n") break;
+            any = true;
+            if (line.size() >= 17 && strncasecmp(line.c_str(), "connection: close", 17) == 0)
+                close = true;
+        }
+        if (!any) continue;
+        auto w = co_await wr.write_all(close ? k_http_response_close : k_http_response);
+        if (!w || close) co_return;
+    }
+}
+
+void http_server(std::uint16_t port, flavor fl) {
+    weft::runtime rt = make_runtime(fl);
+    rt.block_on([port]() -> weft::task<> {
+        auto listener = weft::net::tcp_listener::bind("127.0.0.1:" + std::to_string(port)).value();
+        std::printf("listening %s\n", listener.local_addr().value().to_string().c_str());
+        std::fflush(stdout);
+        auto acceptor = weft::spawn([l = std::move(listener)]() mutable -> weft::task<> {
+            for (;;) {
+                auto conn = co_await l.accept();
+                if (conn) weft::spawn(http_connection, std::move(conn->first));
+            }
+        });
+        (void)co_await acceptor;
+    });
+}
+
 [[noreturn]] void usage() {
     std::fprintf(stderr, "usage: weft-bench <workload>... [--repeat N] [--iters K]\n"
                          "       weft-bench all [--repeat N]\n"
                          "       weft-bench list\n"
-                         "       weft-bench echo-server <port> [--current-thread]\n");
+                         "       weft-bench echo-server <port> [--current-thread]\n"
+                         "       weft-bench http-server <port> [--current-thread]\n");
     std::exit(2);
 }
 
@@ -656,10 +781,17 @@ int main(int argc, char** argv) {
             std::printf("\n");
             return 0;
         }
-        if (args[0] == "echo-server") {
-            std::fprintf(stderr,
-                         "weft-bench: echo-server is not implemented yet (needs weft::net)\n");
-            return 2;
+        if (args[0] == "echo-server" || args[0] == "http-server") {
+            if (args.size() < 2 || args.size() > 3) usage();
+            bool current = args.size() == 3;
+            if (current && args[2] != "--current-thread") usage();
+            char* end = nullptr;
+            unsigned long port = std::strtoul(args[1].c_str(), &end, 10);
+            if (end == args[1].c_str() || *end != '\0' || port > 65535) usage();
+            (args[0] == "echo-server" ? echo_server : http_server)(static_cast<std::uint16_t>(port),
+                                                                   current ? flavor::current_thread
+                                                                           : flavor::multi_thread);
+            return 0;
         }
         if (args[0] == "list") {
             for (auto const& n : all_names())

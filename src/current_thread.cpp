@@ -8,7 +8,9 @@
 // The driver loop (run_block_on): poll the root when it is ready; otherwise
 // run up to event_interval tasks, taking from the inject queue first every
 // global_queue_interval ticks (so remote wake-ups are not starved by a busy
-// local queue); park when there is nothing to do.
+// local queue); poll the reactor without blocking after a batch; park in
+// the reactor's epoll_wait (timer deadline as its timeout) when there is
+// nothing to do (decision 0020).
 //
 // One thread drives at a time: a second concurrent block_on waits for the
 // first to finish (drive_mu_).
@@ -46,15 +48,26 @@ public:
         parker_.unpark();
     }
 
-    void shutdown(std::chrono::nanoseconds) noexcept override {
+    /// spawn_local on the driving thread is a plain spawn: every task of
+    /// this runtime runs on that thread anyway.
+    local_spawner* local_spawner_here() noexcept override {
+        thread_context& ctx = this_thread_context();
+        return ctx.rt == this && ctx.worker == this ? &spawner_ : nullptr;
+    }
+
+    void shutdown(std::chrono::nanoseconds timeout) noexcept override {
         if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
-        std::lock_guard lk(drive_mu_);
-        context_guard g(this, this);
-        inject_.close();
-        do {
-            drain();
-            abort_all_registered();
-        } while (!local_.empty() || !inject_.empty());
+        auto started = std::chrono::steady_clock::now();
+        {
+            std::lock_guard lk(drive_mu_);
+            context_guard g(this, this);
+            inject_.close();
+            do {
+                drain();
+                abort_all_registered();
+            } while (!local_.empty() || !inject_.empty());
+        }
+        shutdown_blocking(started, timeout);
     }
 
     runtime_metrics metrics() const override {
@@ -64,6 +77,7 @@ public:
         m.spawned_tasks_count = owned_.spawned();
         m.global_queue_depth = inject_.len();
         m.timers_pending = time_.pending();
+        fill_blocking_metrics(m);
         m.budget_forced_yield_count = forced_yields_.load(std::memory_order_relaxed);
         runtime_metrics::worker w;
         w.poll_count = polls_.load(std::memory_order_relaxed);
@@ -104,14 +118,24 @@ protected:
                 ++polls;
             }
             time_.fire_due();
+            // I/O events flow between batches of tasks too, when more tasks
+            // are queued (a drained queue parks in epoll_wait just below,
+            // which returns at once if events are pending: one system call,
+            // not two). No system call while no socket is registered.
+            if (ran && !local_.empty() && io_->registered() != 0) io_->poll(0);
             if (!ran && !drv.ready() && local_.empty() && inject_.empty()) {
-                // Nothing ready. A paused clock jumps to the next timer;
-                // otherwise sleep until it (or until something is woken).
-                if (time_.is_paused() && time_.auto_advance()) continue;
+                // Nothing ready. A paused clock jumps to the next timer once
+                // no I/O event is pending either (Tokio's order); otherwise
+                // sleep in epoll_wait until the timer, an I/O event or a wake.
+                if (time_.is_paused()) {
+                    if (io_->poll(0) > 0) continue;
+                    if (time_.auto_advance()) continue;
+                }
                 std::optional<clock_time> deadline;
                 bool timer_waiter = time_.try_become_waiter(&drv.the_parker(), deadline);
                 parks_.fetch_add(1, std::memory_order_relaxed);
-                drv.park(timer_waiter && !time_.is_paused() ? deadline : std::nullopt);
+                drv.the_parker().park_driver(
+                    *io_, timer_waiter && !time_.is_paused() ? deadline : std::nullopt);
                 if (timer_waiter) time_.stop_waiting();
             }
         }
@@ -168,6 +192,13 @@ private:
         std::size_t head_ = 0;
         std::size_t count_ = 0;
     };
+    struct local_adapter final : local_spawner {
+        current_thread_runtime* rt;
+        explicit local_adapter(current_thread_runtime* r) noexcept : rt(r) {}
+        scheduler* local_scheduler() noexcept override { return rt; }
+        void submit_local(task_header* t) noexcept override { rt->submit(t); }
+    };
+    local_adapter spawner_{this};
     local_ring local_;
     inject_queue inject_;
     parker parker_;

@@ -19,6 +19,19 @@
 //   work spreads one worker at a time.
 // - A worker with nothing to do parks on its own parker. notify_parked()
 //   wakes one sleeper when there is work to share and nobody is searching.
+//   The one parked worker that waits for the next timer waits in the
+//   reactor's epoll_wait instead (decision 0020); busy workers poll the
+//   reactor without blocking every event_interval ticks.
+//
+// - spawn_local pins a task to the worker that spawned it: the task's
+//   scheduler is that worker's pinned_scheduler, whose queue (`pinned`, a
+//   locked FIFO) no other worker ever takes from. Every wake-up of the task,
+//   from any thread, goes there; from another thread it also unparks the
+//   worker directly (it may be asleep; it is then still in sleepers_ and
+//   leaves the list itself when it sees its pinned work). The worker looks
+//   at its pinned queue on the global_queue_interval tick (fairness against
+//   a busy local queue) and whenever its LIFO slot and local queue are
+//   empty. The LIFO slot is not used for pinned tasks.
 //
 // Idle state: one word, (unparked << 16) | searching. Changes of the
 // sleepers list happen under idle_mu_; the word can be read without it
@@ -51,6 +64,22 @@ namespace {
 constexpr int max_lifo_polls_per_tick = 3;
 
 class multi_thread_runtime;
+struct worker;
+
+/// The scheduler of tasks pinned to one worker (spawn_local).
+class pinned_scheduler final : public scheduler, public local_spawner {
+public:
+    pinned_scheduler(multi_thread_runtime* rt, worker* w) noexcept : rt_(rt), w_(w) {}
+    void schedule(task_header* t, bool is_yield) noexcept override;
+    bool release(task_header* t) noexcept override;
+    void on_task_panic(task_header* t, std::exception_ptr e) noexcept override;
+    scheduler* local_scheduler() noexcept override { return this; }
+    void submit_local(task_header* t) noexcept override;
+
+private:
+    multi_thread_runtime* rt_;
+    worker* w_;
+};
 
 struct worker {
     multi_thread_runtime* rt = nullptr;
@@ -63,6 +92,10 @@ struct worker {
     std::uint64_t rng = 0;
     pthread_t thread{};
     bool thread_started = false;
+    // Tasks pinned to this worker (spawn_local); any thread pushes, only
+    // this worker pops.
+    inject_queue pinned;
+    std::unique_ptr<pinned_scheduler> pinned_sched;
 
     // Metrics: written by the worker only, read relaxed by metrics().
     std::atomic<std::uint64_t> polls{0}, steals{0}, steal_ops{0}, lifo_hits{0}, parks{0},
@@ -89,6 +122,7 @@ public:
             workers_[i]->rt = this;
             workers_[i]->index = i;
             workers_[i]->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+            workers_[i]->pinned_sched = std::make_unique<pinned_scheduler>(this, workers_[i].get());
         }
         idle_state_.store(workers_.size() << 16, std::memory_order_relaxed);
     }
@@ -144,8 +178,25 @@ public:
         notify_parked();
     }
 
+    /// A wake-up of a task pinned to `w`.
+    void schedule_pinned(worker& w, task_header* t) noexcept {
+        if (!w.pinned.push(t)) {
+            task_ref_dec(t); // shut down: the registry cancels the task
+            return;
+        }
+        thread_context& ctx = this_thread_context();
+        if (ctx.rt != this || ctx.worker != &w) w.park.unpark();
+    }
+
+    local_spawner* local_spawner_here() noexcept override {
+        thread_context& ctx = this_thread_context();
+        if (ctx.rt != this || ctx.worker == nullptr) return nullptr;
+        return static_cast<worker*>(ctx.worker)->pinned_sched.get();
+    }
+
     void shutdown(std::chrono::nanoseconds timeout) noexcept override {
         if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
+        auto started = std::chrono::steady_clock::now();
         for (auto& w : workers_)
             w->park.unpark();
 
@@ -174,6 +225,8 @@ public:
                 if (w->thread_started) pthread_detach(w->thread);
             // The last worker out runs cleanup() and drops self_.
         }
+        // A worker cannot wait here (it would hold up its own tasks' wakers).
+        shutdown_blocking(started, on_own_worker ? std::chrono::nanoseconds(0) : timeout);
     }
 
     runtime_metrics metrics() const override {
@@ -183,6 +236,7 @@ public:
         m.spawned_tasks_count = owned_.spawned();
         m.global_queue_depth = inject_.len();
         m.timers_pending = time_.pending();
+        fill_blocking_metrics(m);
         m.budget_forced_yield_count = root_forced_yields_.load(std::memory_order_relaxed);
         for (auto& w : workers_) {
             runtime_metrics::worker x;
@@ -230,8 +284,13 @@ private:
             std::uint64_t forced_seen = forced;
             while (!shut_down_.load(std::memory_order_acquire)) {
                 ++w.tick;
-                // Maintenance: timers fire while every worker is busy too.
-                if (w.tick % cfg_.event_interval == 0) time_.fire_due();
+                // Maintenance: timers fire and I/O events are taken while
+                // every worker is busy too (the poll skips if another thread
+                // is polling).
+                if (w.tick % cfg_.event_interval == 0) {
+                    time_.fire_due();
+                    if (io_->registered() != 0) io_->poll(0);
+                }
                 task_header* t = next_task(w);
                 if (t == nullptr) t = steal_work(w);
                 if (t != nullptr) {
@@ -291,6 +350,7 @@ private:
 
     task_header* next_task(worker& w) {
         if (w.tick % cfg_.global_queue_interval == 0) {
+            if (task_header* t = w.pinned.pop()) return t;
             if (task_header* t = inject_.pop()) return t;
         }
         if (task_header* t = w.lifo) {
@@ -298,6 +358,7 @@ private:
             return t;
         }
         if (task_header* t = w.queue.pop()) return t;
+        if (task_header* t = w.pinned.pop()) return t;
         if (inject_.empty()) return nullptr;
         // Take a fair share of the inject queue into the local queue.
         std::size_t room = local_queue::capacity - w.queue.len();
@@ -394,19 +455,29 @@ private:
         for (;;) {
             // Work may have arrived between our last look and the sleepers
             // push; a notifier that saw us in the list unparks us, and one
-            // that came earlier left work we check for here.
-            if (work_pending()) {
+            // that came earlier left work we check for here. Pinned work is
+            // ours alone and unparks us directly.
+            if (work_pending() || !w.pinned.empty()) {
                 leave_sleepers(w);
                 return;
             }
-            // One parked worker at a time waits for the next timer.
+            // One parked worker at a time waits for the next timer, in
+            // epoll_wait: it is also the I/O driver (reactor.hpp).
             std::optional<clock_time> deadline;
             bool timer_waiter = time_.try_become_waiter(&w.park, deadline);
-            w.park.park(timer_waiter ? deadline : std::nullopt);
+            std::size_t io_woken = 0;
+            if (timer_waiter)
+                io_woken = w.park.park_driver(*io_, deadline);
+            else
+                w.park.park(std::nullopt);
             if (timer_waiter) {
                 time_.stop_waiting();
-                if (time_.fire_due() > 0) { // woke tasks into our queues
+                if (time_.fire_due() + io_woken > 0) { // woke tasks into our queues
                     leave_sleepers(w);
+                    // Hand the driver on: a sleeper that wakes finds no work,
+                    // parks again and becomes the poller, so a long task here
+                    // does not stall I/O (Tokio issue 4730).
+                    notify_parked();
                     return;
                 }
             }
@@ -447,10 +518,14 @@ private:
     void cleanup() noexcept {
         context_guard g(this, nullptr);
         inject_.close();
+        for (auto& w : workers_)
+            w->pinned.close();
         for (;;) {
             for (auto& w : workers_) {
                 if (w->lifo != nullptr) task_ref_dec(std::exchange(w->lifo, nullptr));
                 while (task_header* t = w->queue.pop())
+                    task_ref_dec(t);
+                while (task_header* t = w->pinned.pop())
                     task_ref_dec(t);
             }
             while (task_header* t = inject_.pop())
@@ -474,6 +549,19 @@ private:
     bool cleanup_by_last_worker_ = false;
     std::shared_ptr<multi_thread_runtime> self_;
 };
+
+void pinned_scheduler::schedule(task_header* t, bool) noexcept {
+    rt_->schedule_pinned(*w_, t);
+}
+bool pinned_scheduler::release(task_header* t) noexcept {
+    return rt_->release(t);
+}
+void pinned_scheduler::on_task_panic(task_header* t, std::exception_ptr e) noexcept {
+    rt_->on_task_panic(t, std::move(e));
+}
+void pinned_scheduler::submit_local(task_header* t) noexcept {
+    rt_->submit(t); // registers it, then t->sched (this) schedules it
+}
 
 } // namespace
 

@@ -54,8 +54,22 @@ std::shared_ptr<runtime_core> current_runtime_or_throw(const char* what) {
     return rt->shared_from_this();
 }
 
+runtime_core* current_runtime_for_spawn_blocking() {
+    runtime_core* rt = this_thread_context().rt;
+    if (WEFT_UNLIKELY(rt == nullptr))
+        throw runtime_error("weft::spawn_blocking called outside a runtime: call it from a task "
+                            "or a blocking call, or use runtime::spawn_blocking / "
+                            "runtime_handle::spawn_blocking");
+    return rt;
+}
+
+void submit_blocking(runtime_core* rt, task_header* t) {
+    static_cast<runtime_base*>(rt)->blocking().submit(t);
+}
+
 void check_not_in_runtime(const char* what) {
-    if (this_thread_context().rt != nullptr)
+    const thread_context& ctx = this_thread_context();
+    if (ctx.rt != nullptr && !ctx.blocking)
         throw runtime_error(std::string("weft::") + what +
                             " called from inside a runtime (a task, or a worker thread): "
                             "co_await the task instead, or spawn it and co_await the join_handle");
@@ -70,7 +84,7 @@ void runtime_base::submit(task_header* t) noexcept {
         cancel_unpolled(t);
         return;
     }
-    schedule(t, false);
+    t->sched->schedule(t, false); // this runtime, or a worker's pinned queue (spawn_local)
 }
 
 void runtime_base::on_task_panic(task_header*, std::exception_ptr e) noexcept {

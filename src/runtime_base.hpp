@@ -18,10 +18,13 @@
 #include <memory>
 #include <mutex>
 
+#include "blocking_pool.hpp"
 #include "harness.hpp"
+#include "reactor.hpp"
 #include "runtime_parts.hpp"
 #include "time_driver.hpp"
 #include "watchdog.hpp"
+#include "weft/local_set.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft::detail {
@@ -65,7 +68,8 @@ class runtime_base : public runtime_core, public scheduler {
 public:
     explicit runtime_base(runtime_config cfg)
         : cfg_(std::move(cfg)), time_(cfg_.start_paused),
-          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4) {
+          owned_(cfg_.multi_thread ? 4 * cfg_.worker_threads : 4), io_(std::make_shared<reactor>()),
+          blocking_(this, cfg_) {
         start_observers();
     }
     ~runtime_base() override { stop_observers(); }
@@ -85,7 +89,13 @@ public:
 
     const runtime_config& config() const noexcept { return cfg_; }
     time_driver& timer() noexcept { return time_; }
+    /// The I/O driver (shared with the sockets, which may outlive the runtime).
+    const std::shared_ptr<reactor>& io_driver() const noexcept { return io_; }
     bool is_shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
+    blocking_pool& blocking() noexcept { return blocking_; }
+    /// Where weft::spawn_local goes on this thread of the runtime (a worker,
+    /// the current-thread driver), or null (see local_set.hpp).
+    virtual local_spawner* local_spawner_here() noexcept { return nullptr; }
 
 protected:
     /// Polls `drv.root` whenever it is ready, until it completes, doing the
@@ -97,11 +107,30 @@ protected:
     /// Aborts every registered task after the workers are gone. Call with
     /// the thread context pointing at this runtime.
     void abort_all_registered() noexcept;
+    /// The blocking pool's part of metrics().
+    void fill_blocking_metrics(runtime_metrics& m) const noexcept {
+        m.num_blocking_threads = blocking_.num_threads();
+        m.num_idle_blocking_threads = blocking_.num_idle();
+        m.blocking_queue_depth = blocking_.queue_depth();
+    }
+    /// Shuts the blocking pool down (after the workers, as Tokio): queued
+    /// calls are cancelled, started ones waited for until `timeout` from
+    /// `start` (< 0: forever).
+    void shutdown_blocking(std::chrono::steady_clock::time_point start,
+                           std::chrono::nanoseconds timeout) noexcept {
+        if (timeout.count() < 0) {
+            blocking_.shutdown(std::nullopt);
+        } else {
+            blocking_.shutdown(start + timeout);
+        }
+    }
 
     runtime_config cfg_;
     time_driver time_;
     owned_tasks owned_;
+    std::shared_ptr<reactor> io_;
     std::atomic<bool> shut_down_{false};
+    blocking_pool blocking_;
     /// The long-poll watchdog, or null (src/watchdog.hpp).
     watchdog* long_poll_watchdog() const noexcept { return watchdog_.get(); }
 

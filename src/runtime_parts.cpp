@@ -1,6 +1,8 @@
 // Owned-task registry, inject queue, parker (design in runtime_parts.hpp).
 #include "runtime_parts.hpp"
 
+#include "reactor.hpp"
+
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -204,9 +206,40 @@ void parker::park(std::optional<std::chrono::steady_clock::time_point> deadline)
     if (state_.exchange(empty, std::memory_order_acquire) == notified) return;
 }
 
+std::size_t
+parker::park_driver(reactor& r,
+                    std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+    int timeout_ms = -1;
+    if (deadline) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= *deadline) {
+            timeout_ms = 0;
+        } else {
+            auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - now).count();
+            long long ms = (ns + 999'999) / 1'000'000; // never wake before the timer
+            timeout_ms = ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+        }
+    }
+    driver_.store(&r, std::memory_order_relaxed);
+    std::uint32_t expected = empty;
+    if (!state_.compare_exchange_strong(expected, parked_driver, std::memory_order_acq_rel)) {
+        // NOTIFIED already: consume it, but still collect what is ready.
+        state_.exchange(empty, std::memory_order_acquire);
+        return r.poll(0);
+    }
+    std::size_t woken = r.poll(timeout_ms);
+    // Consume a pending unpark (its eventfd write, if any, is drained by a
+    // later poll: a spurious wake-up at worst).
+    state_.exchange(empty, std::memory_order_acquire);
+    return woken;
+}
+
 void parker::unpark() noexcept {
-    if (state_.exchange(notified, std::memory_order_release) == parked)
+    std::uint32_t prev = state_.exchange(notified, std::memory_order_acq_rel);
+    if (prev == parked)
         futex(&state_, FUTEX_WAKE_PRIVATE, 1, nullptr);
+    else if (prev == parked_driver)
+        driver_.load(std::memory_order_relaxed)->wake();
 }
 
 void set_thread_name(const std::string& name) noexcept {

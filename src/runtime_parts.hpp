@@ -15,9 +15,15 @@
 // that grows; `len_` lets idle workers see that it is empty without the
 // lock. Once closed, pushes are refused: the caller drops the entry.
 //
+// task_ring: an unlocked FIFO of task pointers, for queues that live under
+// some other lock (the blocking pool's, a local_set's).
+//
 // Parker: one per thread that can sleep (worker, block_on thread). States
-// EMPTY / PARKED / NOTIFIED in one word; unpark before park makes the next
-// park return at once (no lost wake-up). Sleeps on a futex.
+// EMPTY / PARKED / NOTIFIED / PARKED_DRIVER in one word; unpark before park
+// makes the next park return at once (no lost wake-up). park() sleeps on a
+// futex; park_driver() sleeps in the reactor's epoll_wait (the timer
+// waiter does, decision 0020), and unpark() then writes the reactor's
+// eventfd instead of waking the futex.
 #pragma once
 
 #include <atomic>
@@ -124,16 +130,59 @@ private:
     std::atomic<std::size_t> len_{0};
 };
 
+class reactor;
+
 class parker {
 public:
     /// Sleeps until unpark() (or until `deadline`, if given).
     void
     park(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) noexcept;
+    /// Like park(), but sleeps in `r`'s epoll_wait and dispatches the I/O
+    /// events that arrive (unpark() then writes r's eventfd). Returns the
+    /// number of waiters the events woke. Call only as the timer waiter (one
+    /// thread at a time polls; see reactor.hpp).
+    std::size_t park_driver(reactor& r,
+                            std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
     void unpark() noexcept;
 
 private:
-    static constexpr std::uint32_t empty = 0, parked = 1, notified = 2;
+    static constexpr std::uint32_t empty = 0, parked = 1, notified = 2, parked_driver = 3;
     std::atomic<std::uint32_t> state_{empty};
+    // Written before the CAS to parked_driver; atomic because a late unpark
+    // may read it while the next park_driver writes it (the same value).
+    std::atomic<reactor*> driver_{nullptr};
+};
+
+/// A FIFO of task pointers in a growable power-of-two ring (no allocation
+/// once it has grown to the largest backlog seen).
+class task_ring {
+public:
+    void push(task_header* t) {
+        if (count_ == ring_.size()) grow();
+        ring_[(head_ + count_) & (ring_.size() - 1)] = t;
+        ++count_;
+    }
+    task_header* pop() noexcept {
+        if (count_ == 0) return nullptr;
+        task_header* t = ring_[head_];
+        head_ = (head_ + 1) & (ring_.size() - 1);
+        --count_;
+        return t;
+    }
+    bool empty() const noexcept { return count_ == 0; }
+    std::size_t size() const noexcept { return count_; }
+
+private:
+    void grow() {
+        std::vector<task_header*> next(ring_.empty() ? 64 : ring_.size() * 2);
+        for (std::size_t i = 0; i < count_; ++i)
+            next[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+        ring_.swap(next);
+        head_ = 0;
+    }
+    std::vector<task_header*> ring_;
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
 };
 
 /// Sets a thread's name (Linux keeps 15 characters).

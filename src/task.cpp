@@ -237,6 +237,55 @@ void cancel_unpolled(task_header* t) noexcept {
     poll_task(t);
 }
 
+void run_blocking_task(task_header* t) noexcept {
+    switch (state_of(t).to_running()) { // NOTIFIED -> RUNNING
+    case to_running_result::failed:
+        return;
+    case to_running_result::dealloc:
+        dealloc(t);
+        return;
+    case to_running_result::cancelled:
+        cancel(t); // aborted before it started: the call never runs
+        return;
+    case to_running_result::success:
+        break;
+    }
+    // From here an abort only sets CANCELLED, which complete() ignores: a
+    // started call runs to its end and delivers its output (Tokio).
+    thread_context& ctx = tls_context;
+    task_header* prev = ctx.current;
+    ctx.current = t; // this_task::id() inside the call
+    t->vtable->finish(t);
+    ctx.current = prev;
+    complete(t);
+}
+
+void poll_nested(task_header* t) noexcept {
+    thread_context& ctx = tls_context;
+    task_header* current = ctx.current;
+    std::uint32_t budget = ctx.budget;
+    bool yielded = ctx.yielded;
+    std::coroutine_handle<> next = ctx.resume_next;
+    poll_task(t);
+    ctx.current = current;
+    // The outer task's poll goes on: show it in the watchdog's slot again
+    // (a new sequence number, so its time counts from here).
+    if (ctx.watch != nullptr && current != nullptr) ctx.watch->enter(current);
+    ctx.budget = budget;
+    ctx.yielded = yielded;
+    ctx.resume_next = next;
+}
+
+void cancel_blocking_unstarted(task_header* t) noexcept {
+    (void)state_of(t).notified_and_cancel(); // queued: NOTIFIED, so it only marks
+    run_blocking_task(t);
+}
+
+interrupt_scope*& no_interrupt_scopes(task_header*) noexcept {
+    static constinit thread_local interrupt_scope* none = nullptr;
+    return none;
+}
+
 task_header* current_task_or_throw() {
     task_header* t = tls_context.current;
     if (WEFT_UNLIKELY(t == nullptr))

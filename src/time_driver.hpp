@@ -25,7 +25,8 @@
 //
 // Parking (who waits for the next timer): at most one thread at a time is
 // the *timer waiter*: it parks with the next expiration as its deadline and
-// fires what is due when it wakes. Other idle workers park without a
+// fires what is due when it wakes. It parks in the reactor's epoll_wait, so
+// it is also the I/O driver (reactor.hpp, decision 0020). Other idle workers park without a
 // deadline. Registering an entry earlier than the waiter's planned wake-up
 // unparks the waiter so it can re-plan. Busy workers fire due timers every
 // event_interval ticks, so timers also fire while every worker is busy.

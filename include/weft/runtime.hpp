@@ -24,7 +24,9 @@
 // Shutdown (the destructor, shutdown_timeout, shutdown_background): workers
 // stop at their next task boundary, then every task left is aborted: its
 // frames are destroyed (destructors run), its join handle gives cancelled.
-// shutdown_timeout(d) waits at most d for workers stuck in a long poll, then
+// Then the blocking pool: spawn_blocking calls that never started are
+// cancelled, started ones are waited for. shutdown_timeout(d) waits at most
+// d in all for workers stuck in a long poll and for blocking calls, then
 // leaves them (the last one out cleans up); shutdown_background() does not
 // wait at all.
 //
@@ -40,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "weft/blocking.hpp"
 #include "weft/detail/task_header.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/observe.hpp"
@@ -71,6 +74,12 @@ struct runtime_metrics {
     std::uint64_t budget_forced_yield_count = 0;
     /// Timers registered and not yet fired or cancelled.
     std::uint64_t timers_pending = 0;
+    /// Threads of the blocking pool (busy or idle), idle ones among them,
+    /// and spawn_blocking calls waiting for a thread (Tokio's
+    /// num_blocking_threads, num_idle_blocking_threads, blocking_queue_depth).
+    std::uint64_t num_blocking_threads = 0;
+    std::uint64_t num_idle_blocking_threads = 0;
+    std::uint64_t blocking_queue_depth = 0;
     struct worker {
         std::uint64_t poll_count = 0;
         std::uint64_t steal_count = 0;
@@ -260,6 +269,16 @@ public:
     ///   auto h2 = rt.handle().spawn(weft::named("ticker"), tick, 10);
     WEFT_DETAIL_SPAWN_MEMBERS(core_.get(), const)
 
+    /// Runs the plain callable `f(args...)` on this runtime's blocking pool,
+    /// from any thread (see weft::spawn_blocking).
+    ///
+    ///   auto h = rt.handle().spawn_blocking([] { return std::filesystem::file_size("x"); });
+    template <class F, class... Args>
+    auto spawn_blocking(F&& f, Args&&... args) const {
+        return detail::spawn_blocking_on(core_.get(), std::forward<F>(f),
+                                         std::forward<Args>(args)...);
+    }
+
     /// Runs `f(args...)` to completion on the calling thread (see runtime::block_on).
     template <class F, class... Args>
     auto block_on(F&& f, Args&&... args) const {
@@ -297,11 +316,12 @@ class runtime_builder {
 public:
     /// Worker threads of a multi-thread runtime (>= 1). Default: one per CPU.
     runtime_builder& worker_threads(std::size_t n);
-    /// Most threads the blocking pool may start (>= 1). Default 512.
+    /// Most threads the blocking pool (spawn_blocking) may start (>= 1). Default 512.
     runtime_builder& max_blocking_threads(std::size_t n);
     /// How long an idle blocking thread waits for work before it exits. Default 10 s.
     runtime_builder& thread_keep_alive(std::chrono::nanoseconds d);
-    /// Name of the runtime's threads (at most 15 characters are kept by Linux).
+    /// Name of the runtime's threads, workers and blocking threads (Linux
+    /// keeps 15 characters).
     runtime_builder& thread_name(std::string name);
     /// Stack size of the runtime's threads, in bytes (>= 64 KiB).
     runtime_builder& thread_stack_size(std::size_t bytes);
@@ -311,7 +331,8 @@ public:
     runtime_builder& global_queue_interval(std::uint32_t ticks);
     /// Start with the clock paused (tests; see weft::time).
     runtime_builder& start_paused(bool paused);
-    /// Called on each runtime thread when it starts / before it exits.
+    /// Called on each runtime thread (workers and blocking threads) when it
+    /// starts / before it exits.
     runtime_builder& on_thread_start(std::function<void()> f);
     runtime_builder& on_thread_stop(std::function<void()> f);
     /// What an exception escaping a spawned task does. Default: ignore.
@@ -374,6 +395,16 @@ public:
     ///
     ///   auto h = rt.spawn(weft::named("worker"), []() -> weft::task<> { co_return; });
     WEFT_DETAIL_SPAWN_MEMBERS(core().get(), )
+
+    /// Runs a plain callable on the blocking pool, from any thread (like
+    /// handle().spawn_blocking; see weft::spawn_blocking).
+    ///
+    ///   auto h = rt.spawn_blocking([] { return 6 * 7; });
+    template <class F, class... Args>
+    auto spawn_blocking(F&& f, Args&&... args) {
+        return detail::spawn_blocking_on(core().get(), std::forward<F>(f),
+                                         std::forward<Args>(args)...);
+    }
 
     runtime_handle handle() const { return runtime_handle(core()); }
     runtime_metrics metrics() const { return core()->metrics(); }

@@ -244,8 +244,12 @@ auto adopt_root(scheduler* s, task<R>&& root, std::uint32_t site = 0) {
 template <class C>
 using callable_result_t = std::invoke_result_t<C&&>;
 
+/// Builds the task of `c` (a callable returning task<R>) for scheduler `s`,
+/// spawned at `site` (spawn_site.hpp), with its root coroutine created but
+/// not yet scheduled. The caller
+/// submits it (it holds the initial references, task_state.hpp).
 template <class C>
-auto spawn_callable(runtime_core* rt, std::uint32_t site, C&& c) {
+auto build_spawned_task(scheduler* s, C&& c, std::uint32_t site = 0) {
     using Cd = std::decay_t<C>;
     using T = callable_result_t<Cd>;
     static_assert(is_task<T>::value, "weft::spawn: the callable must return weft::task<R>");
@@ -254,8 +258,7 @@ auto spawn_callable(runtime_core* rt, std::uint32_t site, C&& c) {
         !std::is_reference_v<R>,
         "weft::spawn: a spawned task's output outlives the code that spawned it, so it "
         "must be a value; return a pointer or std::reference_wrapper instead of a reference");
-    auto* t = new spawned_task<Cd, R>(runtime_scheduler(rt), next_task_id(), std::forward<C>(c),
-                                      site);
+    auto* t = new spawned_task<Cd, R>(s, next_task_id(), std::forward<C>(c), site);
     try {
         task<R> root = invoke_callable(std::move(t->callable()));
         if (!root.valid())
@@ -266,7 +269,14 @@ auto spawn_callable(runtime_core* rt, std::uint32_t site, C&& c) {
         delete t;
         throw;
     }
+    return t;
+}
+
+template <class C>
+auto spawn_callable(runtime_core* rt, std::uint32_t site, C&& c) {
+    auto* t = build_spawned_task(runtime_scheduler(rt), std::forward<C>(c), site);
     submit_spawned(rt, t);
+    using R = typename callable_result_t<std::decay_t<C>>::value_type;
     return join_handle<R>(t);
 }
 

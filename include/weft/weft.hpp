@@ -4,11 +4,16 @@
 // tour and docs/ for the guide.
 #pragma once
 
+#include "weft/blocking.hpp"
 #include "weft/cancellation_token.hpp"
+#include "weft/io.hpp"
 #include "weft/join_handle.hpp"
+#include "weft/local_set.hpp"
+#include "weft/net.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime.hpp"
 #include "weft/runtime_error.hpp"
+#include "weft/signal.hpp"
 #include "weft/spawn.hpp"
 #include "weft/sync.hpp"
 #include "weft/task.hpp"

@@ -185,6 +185,9 @@ struct thread_context {
     std::uint32_t budget = coop_budget;
     /// The current task asked to be rescheduled at the back of the queue.
     bool yielded = false;
+    /// This is a blocking-pool thread: `rt` is set (spawn works) but
+    /// block_on is allowed, as Tokio's Handle::block_on in spawn_blocking.
+    bool blocking = false;
     /// The coroutine the poller resumes next, within the same poll: a task
     /// being awaited, or the parent of one that finished (the trampoline).
     std::coroutine_handle<> resume_next = nullptr;

@@ -1,0 +1,342 @@
+// weft::io: results of I/O operations, reader/writer concepts, io::copy and
+// buffered readers and writers.
+//
+//   weft::io::result<std::size_t> n = co_await stream.read(buf);
+//   if (!n) { log(n.error().message()); co_return; }   // reset, refused...
+//   if (*n == 0) co_return;                            // end of stream
+//
+// Errors (decision 0021): the conditions a network program expects (end of
+// stream, connection reset or refused, broken pipe) are values, not
+// exceptions: every operation gives an io::result<T>, which holds a T or a
+// std::error_code (std::generic_category's errno values, or io::error for
+// the conditions without an errno, such as an end of stream in read_exact).
+// Setting up (bind, connect, an address that does not parse) also keeps a
+// message that names what failed ("bind 127.0.0.1:8080: Address already in
+// use"); value() throws std::system_error with that message.
+//
+// A result holds its T by value next to the error (no std::variant, see
+// docs/compiler-traps.md), so T must be default-constructible.
+//
+// Readers and writers: any type with
+//   task<io::result<std::size_t>> read(std::span<std::byte>)
+//   task<io::result<std::size_t>> write(std::span<const std::byte>)
+// (tcp_stream, unix_stream, their split halves, buf_reader, buf_writer).
+// io::copy and the buffered adaptors work over those.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "weft/task.hpp"
+
+namespace weft::io {
+
+/// Conditions that have no errno value.
+enum class error {
+    /// read_exact met the end of the stream before the buffer was full.
+    unexpected_eof = 1,
+    /// write returned 0: the writer accepts no more bytes.
+    write_zero = 2,
+};
+
+/// The category of io::error.
+const std::error_category& error_category() noexcept;
+
+inline std::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+} // namespace weft::io
+
+template <>
+struct std::is_error_code_enum<weft::io::error> : std::true_type {};
+
+namespace weft::io {
+
+/// The outcome of an I/O operation: a T, or an error code (plus, for set-up
+/// operations, a message naming what failed).
+///
+///   weft::io::result<std::size_t> r = co_await s.write(data);
+///   if (r) use(*r); else if (r.error() == std::errc::broken_pipe) ...;
+///   auto listener = weft::net::tcp_listener::bind("127.0.0.1:0").value(); // throws
+template <class T>
+class [[nodiscard]] result {
+public:
+    result() = default;
+    result(T v) : value_(std::move(v)) {}
+    result(std::error_code ec) : ec_(ec) {}
+    result(std::error_code ec, std::string what) : ec_(ec), what_(std::move(what)) {}
+
+    bool has_value() const noexcept { return !ec_; }
+    explicit operator bool() const noexcept { return !ec_; }
+    const std::error_code& error() const noexcept { return ec_; }
+    /// The error's message, with what failed when the operation named it.
+    std::string message() const { return what_.empty() ? ec_.message() : what_; }
+
+    /// The value; throws std::system_error when this is an error.
+    T& value() & {
+        check();
+        return value_;
+    }
+    T&& value() && {
+        check();
+        return std::move(value_);
+    }
+    T& operator*() & noexcept { return value_; }
+    T&& operator*() && noexcept { return std::move(value_); }
+    T* operator->() noexcept { return &value_; }
+
+private:
+    void check() const {
+        if (ec_) throw std::system_error(ec_, what_.empty() ? "weft::io" : what_);
+    }
+    T value_{};
+    std::error_code ec_;
+    std::string what_;
+};
+
+/// An operation that gives no value: success or an error.
+///
+///   weft::io::result<void> r = co_await s.write_all("hello");
+///   if (!r) co_return;
+template <>
+class [[nodiscard]] result<void> {
+public:
+    result() = default;
+    result(std::error_code ec) : ec_(ec) {}
+    result(std::error_code ec, std::string what) : ec_(ec), what_(std::move(what)) {}
+
+    bool has_value() const noexcept { return !ec_; }
+    explicit operator bool() const noexcept { return !ec_; }
+    const std::error_code& error() const noexcept { return ec_; }
+    std::string message() const { return what_.empty() ? ec_.message() : what_; }
+    /// Throws std::system_error when this is an error.
+    void value() const {
+        if (ec_) throw std::system_error(ec_, what_.empty() ? "weft::io" : what_);
+    }
+
+private:
+    std::error_code ec_;
+    std::string what_;
+};
+
+/// The error code of the current errno.
+inline std::error_code last_error() noexcept {
+    return {errno, std::generic_category()};
+}
+
+/// Views a character range as bytes (read/write take bytes).
+///
+///   co_await s.write_all(weft::io::bytes("GET / HTTP/1.1\r\n\r\n"));
+inline std::span<const std::byte> bytes(std::string_view s) noexcept {
+    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+/// Views a writable character buffer as bytes.
+///
+///   char buf[4096]; auto n = co_await s.read(weft::io::buffer(buf));
+template <std::size_t N>
+std::span<std::byte> buffer(char (&a)[N]) noexcept {
+    return {reinterpret_cast<std::byte*>(a), N};
+}
+inline std::span<std::byte> buffer(std::string& s) noexcept {
+    return {reinterpret_cast<std::byte*>(s.data()), s.size()};
+}
+
+/// A source of bytes (tcp_stream, unix_stream, a read half, buf_reader).
+template <class R>
+concept async_read = requires(R& r, std::span<std::byte> b) {
+    { r.read(b) } -> std::same_as<task<result<std::size_t>>>;
+};
+
+/// A sink of bytes (tcp_stream, unix_stream, a write half, buf_writer).
+template <class W>
+concept async_write = requires(W& w, std::span<const std::byte> b) {
+    { w.write(b) } -> std::same_as<task<result<std::size_t>>>;
+};
+
+/// Reads into all of `buf`; io::error::unexpected_eof if the stream ends first.
+///
+///   std::array<std::byte, 8> header;
+///   if (auto r = co_await weft::io::read_exact(stream, header); !r) co_return;
+template <async_read R>
+task<result<void>> read_exact(R& r, std::span<std::byte> buf) {
+    while (!buf.empty()) {
+        result<std::size_t> n = co_await r.read(buf);
+        if (!n) co_return n.error();
+        if (*n == 0) co_return make_error_code(error::unexpected_eof);
+        buf = buf.subspan(*n);
+    }
+    co_return result<void>{};
+}
+
+/// Writes all of `buf`; io::error::write_zero if the writer takes nothing.
+///
+///   co_await weft::io::write_all(stream, weft::io::bytes("pong\n"));
+template <async_write W>
+task<result<void>> write_all(W& w, std::span<const std::byte> buf) {
+    while (!buf.empty()) {
+        result<std::size_t> n = co_await w.write(buf);
+        if (!n) co_return n.error();
+        if (*n == 0) co_return make_error_code(error::write_zero);
+        buf = buf.subspan(*n);
+    }
+    co_return result<void>{};
+}
+
+/// Copies `r` to `w` until `r` ends (Tokio's io::copy); gives the number of
+/// bytes copied. Uses an 8 KiB buffer; flushes `w` at the end if it can.
+///
+///   auto [rd, wr] = std::move(stream).into_split();
+///   auto copied = co_await weft::io::copy(rd, wr);   // an echo server
+template <async_read R, async_write W>
+task<result<std::uint64_t>> copy(R& r, W& w) {
+    auto buf = std::make_unique<std::byte[]>(8192);
+    std::uint64_t total = 0;
+    for (;;) {
+        result<std::size_t> n = co_await r.read(std::span<std::byte>(buf.get(), 8192));
+        if (!n) co_return n.error();
+        if (*n == 0) break;
+        result<void> ok = co_await write_all(w, std::span<const std::byte>(buf.get(), *n));
+        if (!ok) co_return ok.error();
+        total += *n;
+    }
+    if constexpr (requires { w.flush(); }) {
+        result<void> f = co_await w.flush();
+        if (!f) co_return f.error();
+    }
+    co_return total;
+}
+
+/// Adds a buffer in front of a reader: fewer system calls for small reads,
+/// and line reading (Tokio's BufReader). Owns the reader.
+///
+///   weft::io::buf_reader in(std::move(stream));
+///   std::string line;
+///   while (*(co_await in.read_line(line)) > 0) { handle(line); line.clear(); }
+template <async_read R>
+class buf_reader {
+public:
+    explicit buf_reader(R inner, std::size_t capacity = 8192)
+        : inner_(std::move(inner)), buf_(std::make_unique<std::byte[]>(capacity)), cap_(capacity) {}
+
+    /// Reads what is buffered, or refills the buffer once (a read larger than
+    /// the buffer with an empty buffer goes straight to the reader).
+    task<result<std::size_t>> read(std::span<std::byte> out) {
+        if (pos_ == end_ && out.size() >= cap_) co_return co_await inner_.read(out);
+        if (pos_ == end_) {
+            result<std::size_t> n = co_await inner_.read(std::span<std::byte>(buf_.get(), cap_));
+            if (!n) co_return n;
+            pos_ = 0;
+            end_ = *n;
+        }
+        std::size_t k = std::min(out.size(), end_ - pos_);
+        std::memcpy(out.data(), buf_.get() + pos_, k);
+        pos_ += k;
+        co_return k;
+    }
+
+    /// Appends bytes up to and including `delim` to `out`; gives how many
+    /// were appended (0 at the end of the stream).
+    task<result<std::size_t>> read_until(char delim, std::string& out) {
+        std::size_t appended = 0;
+        for (;;) {
+            if (pos_ == end_) {
+                result<std::size_t> n =
+                    co_await inner_.read(std::span<std::byte>(buf_.get(), cap_));
+                if (!n) co_return n;
+                if (*n == 0) co_return appended;
+                pos_ = 0;
+                end_ = *n;
+            }
+            const char* start = reinterpret_cast<const char*>(buf_.get()) + pos_;
+            const void* hit = std::memchr(start, delim, end_ - pos_);
+            std::size_t k =
+                hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - start) + 1
+                    : end_ - pos_;
+            out.append(start, k);
+            pos_ += k;
+            appended += k;
+            if (hit) co_return appended;
+        }
+    }
+
+    /// read_until('\n').
+    task<result<std::size_t>> read_line(std::string& out) { return read_until('\n', out); }
+
+    R& get_ref() noexcept { return inner_; }
+    /// Bytes read from the reader but not yet handed out.
+    std::size_t buffered() const noexcept { return end_ - pos_; }
+
+private:
+    R inner_;
+    std::unique_ptr<std::byte[]> buf_;
+    std::size_t cap_;
+    std::size_t pos_ = 0, end_ = 0;
+};
+
+/// Adds a buffer in front of a writer: small writes are gathered and sent
+/// when the buffer is full or on flush() (Tokio's BufWriter). Call flush()
+/// before dropping it: a destructor cannot write.
+///
+///   weft::io::buf_writer out(std::move(stream));
+///   co_await out.write(weft::io::bytes("a"));
+///   co_await out.write(weft::io::bytes("b"));
+///   co_await out.flush();                   // one write(2) for "ab"
+template <async_write W>
+class buf_writer {
+public:
+    explicit buf_writer(W inner, std::size_t capacity = 8192)
+        : inner_(std::move(inner)), buf_(std::make_unique<std::byte[]>(capacity)), cap_(capacity) {}
+
+    /// Buffers `in` (flushing first if it does not fit; writes larger than the
+    /// buffer go straight to the writer). Always takes all of `in` on success.
+    task<result<std::size_t>> write(std::span<const std::byte> in) {
+        if (len_ + in.size() > cap_) {
+            result<void> f = co_await flush_buffer();
+            if (!f) co_return f.error();
+        }
+        if (in.size() >= cap_) {
+            result<void> r = co_await write_all(inner_, in);
+            if (!r) co_return r.error();
+            co_return in.size();
+        }
+        std::memcpy(buf_.get() + len_, in.data(), in.size());
+        len_ += in.size();
+        co_return in.size();
+    }
+
+    /// Writes out what is buffered, then flushes the writer if it can.
+    task<result<void>> flush() {
+        result<void> r = co_await flush_buffer();
+        if (!r) co_return r;
+        if constexpr (requires { inner_.flush(); }) co_return co_await inner_.flush();
+        co_return r;
+    }
+
+    W& get_ref() noexcept { return inner_; }
+    std::size_t buffered() const noexcept { return len_; }
+
+private:
+    task<result<void>> flush_buffer() {
+        if (len_ == 0) co_return result<void>{};
+        result<void> r = co_await write_all(inner_, std::span<const std::byte>(buf_.get(), len_));
+        if (r) len_ = 0;
+        co_return r;
+    }
+    W inner_;
+    std::unique_ptr<std::byte[]> buf_;
+    std::size_t cap_;
+    std::size_t len_ = 0;
+};
+
+} // namespace weft::io

@@ -1,0 +1,194 @@
+// weft::spawn_local and weft::local_set: tasks that stay on one thread.
+//
+// For state that must not change threads (a non-thread-safe library handle,
+// thread-local caches, GUI objects), a task can be pinned to a thread:
+//
+//   weft::local_set set;
+//   set.spawn_local([]() -> weft::task<> { co_return; });   // queued until run
+//   int v = set.block_on(rt, []() -> weft::task<int> {
+//       auto h = weft::spawn_local(work);                  // onto `set` too
+//       co_return *co_await h;
+//   }());
+//
+// `weft::spawn_local(f, args...)` puts the task on the calling thread:
+// - inside a task of a local_set (one that the set runs): onto that set;
+// - on a multi-thread worker, outside a local_set: onto *that worker*. The
+//   task is never stolen and always resumed on that worker's thread, even
+//   when it is woken from another thread (its wake-ups go to the worker's
+//   pinned queue, src/multi_thread.cpp). Beyond Tokio, which has no such
+//   mode; Tokio's LocalSet still works the same way here;
+// - on a current-thread runtime: a plain spawn (one thread runs everything);
+// - anywhere else (the thread inside a multi-thread block_on, a blocking
+//   call, a thread outside any runtime): throws weft::runtime_error.
+//
+// local_set (Tokio's LocalSet): a set of tasks run by whichever task awaits
+// `run_until`, inside that task's polls, on that task's thread:
+// - `spawn_local` on the set may be called at any time and from any thread;
+//   the task runs when the set is next driven.
+// - `co_await set.run_until(t)` runs `t` as a task of the set and drives
+//   the set's tasks until `t` finishes; it gives `t`'s value or rethrows its
+//   exception. Tasks left in the set stay there for the next run_until. The
+//   awaiting task must stay on one thread: block_on's task, a task on a
+//   current-thread runtime, a spawn_local task or a task of another
+//   local_set; from a plain multi-thread task run_until throws
+//   weft::runtime_error. If the awaiting task is aborted, `t` is aborted too.
+// - `set.block_on(rt, t)` is rt.block_on(set.run_until(t)).
+// - Destroying the set aborts every task still in it, on the destroying
+//   thread (their destructors run there). The set must outlive every
+//   run_until on it (Rust's borrow of the LocalSet; not checked here).
+//
+// How: the set is a scheduler (local_set_state, src/local_set.cpp) with its
+// own locked run queue and task registry. Wake-ups of its tasks, from any
+// thread, push to that queue and wake the driving task through an ordinary
+// waker; the driver then polls the set's tasks nested inside its own poll
+// (poll_nested saves and restores the thread context). So a local task is
+// only ever resumed inside the driver's poll, on the driver's thread.
+#pragma once
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include "weft/detail/task_header.hpp"
+#include "weft/join_handle.hpp"
+#include "weft/result.hpp"
+#include "weft/runtime.hpp"
+#include "weft/runtime_error.hpp"
+#include "weft/spawn.hpp"
+#include "weft/task.hpp"
+
+namespace weft {
+
+class local_set;
+
+namespace detail {
+
+/// Where a thread-local spawn goes: a scheduler to build the task for, and
+/// the submission that registers and schedules it.
+class local_spawner {
+public:
+    virtual scheduler* local_scheduler() noexcept = 0;
+    /// Registers and schedules `t` (cancels it if the target has shut down).
+    virtual void submit_local(task_header* t) noexcept = 0;
+
+protected:
+    ~local_spawner() = default;
+};
+
+/// The target of weft::spawn_local on this thread (see the file comment).
+/// Throws runtime_error where there is none.
+local_spawner* current_local_spawner();
+
+class local_set_state;
+local_spawner* spawner_of(local_set_state& s) noexcept;
+
+/// Drives `s` until the task behind `target` has finished (local_set.cpp).
+task<> drive_local_set(local_set_state& s, abort_handle target);
+
+/// Spawns onto `sp`: the core of spawn_local, for combinators (join_set).
+template <class F, class... Args>
+auto spawn_local_on(local_spawner* sp, F&& f, Args&&... args) {
+    if constexpr (sizeof...(Args) == 0 && is_task<std::decay_t<F>>::value) {
+        using R = typename std::decay_t<F>::value_type;
+        static_assert(!std::is_reference_v<R>,
+                      "weft::spawn_local: a spawned task's output must be a value");
+        auto* t = adopt_root(sp->local_scheduler(), std::move(f));
+        sp->submit_local(t);
+        return join_handle<R>(t);
+    } else {
+        auto c = make_callable(std::forward<F>(f), std::forward<Args>(args)...);
+        using R = typename callable_result_t<decltype(c)>::value_type;
+        auto* t = build_spawned_task(sp->local_scheduler(), std::move(c));
+        sp->submit_local(t);
+        return join_handle<R>(t);
+    }
+}
+
+/// Aborts a task when destroyed, unless released (run_until's `t`).
+struct abort_on_drop {
+    abort_handle h;
+    ~abort_on_drop() { h.abort(); } // no effect on a finished task
+};
+
+} // namespace detail
+
+/// Spawns `f(args...)` (returning task<R>), or a task<R>, as a task pinned to
+/// the calling thread: onto the current local_set, the current multi-thread
+/// worker, or the current-thread runtime (see the file comment). Throws
+/// weft::runtime_error on any other thread.
+///
+///   weft::task<> on_worker() {
+///       auto h = weft::spawn_local([]() -> weft::task<> {
+///           co_await weft::time::sleep(10ms);   // resumed on the same thread
+///       });
+///       co_await h;
+///   }
+template <class F, class... Args>
+requires(!std::is_lvalue_reference_v<F> ||
+         !detail::is_task<std::remove_cvref_t<F>>::value) auto spawn_local(F&& f, Args&&... args) {
+    return detail::spawn_local_on(detail::current_local_spawner(), std::forward<F>(f),
+                                  std::forward<Args>(args)...);
+}
+
+/// A set of tasks that run on the thread that drives it (Tokio's LocalSet).
+/// Not copyable or movable (its tasks point at it).
+///
+///   weft::local_set set;
+///   auto h = set.spawn_local(counter_task);
+///   set.block_on(rt, main_task());   // runs main_task and, meanwhile, counter_task
+class local_set {
+public:
+    local_set();
+    /// Aborts every task left in the set (destructors run on this thread).
+    ~local_set();
+    local_set(const local_set&) = delete;
+    local_set& operator=(const local_set&) = delete;
+
+    /// Spawns `f(args...)` (or a task) onto this set; it runs when the set is
+    /// driven (run_until / block_on). Callable from any thread.
+    ///
+    ///   auto h = set.spawn_local([]() -> weft::task<int> { co_return 1; });
+    template <class F, class... Args>
+    requires(!std::is_lvalue_reference_v<F> ||
+             !detail::is_task<std::remove_cvref_t<F>>::value) auto spawn_local(F&& f,
+                                                                               Args&&... args) {
+        return detail::spawn_local_on(detail::spawner_of(*state_), std::forward<F>(f),
+                                      std::forward<Args>(args)...);
+    }
+
+    /// Runs `t` as a task of this set and drives the set until `t` finishes;
+    /// gives its value or rethrows its exception.
+    ///
+    ///   int v = co_await set.run_until(compute());
+    template <class R>
+    task<R> run_until(task<R> t) {
+        // (A named local, not a temporary in the co_await: GCC 12 trap.)
+        join_handle<R> h = spawn_local(std::move(t));
+        detail::abort_on_drop guard{h.abort_handle()};
+        co_await detail::drive_local_set(*state_, h.abort_handle());
+        result<R> r = co_await h;
+        if (r.has_value()) {
+            if constexpr (std::is_void_v<R>) {
+                co_return;
+            } else {
+                co_return std::move(*r);
+            }
+        }
+        if (r.error().is_panic()) resume_unwind(std::move(r).error().into_panic());
+        throw runtime_error("weft::local_set::run_until: the task was cancelled");
+    }
+
+    /// rt.block_on(run_until(t)): drives the set on the calling thread.
+    ///
+    ///   weft::local_set set;
+    ///   set.block_on(rt, main_task());
+    template <class R>
+    R block_on(runtime& rt, task<R> t) {
+        return rt.block_on(run_until(std::move(t)));
+    }
+
+private:
+    std::unique_ptr<detail::local_set_state> state_;
+};
+
+} // namespace weft

@@ -1,0 +1,284 @@
+// weft::net: TCP, UDP and Unix-domain sockets on the runtime's reactor.
+//
+//   auto listener = weft::net::tcp_listener::bind("127.0.0.1:8080").value();
+//   for (;;) {
+//       auto conn = co_await listener.accept();
+//       if (!conn) continue;                       // e.g. too many open files
+//       weft::spawn([s = std::move(conn->first)]() mutable -> weft::task<> {
+//           std::byte buf[4096];
+//           for (;;) {
+//               auto n = co_await s.read(buf);
+//               if (!n || *n == 0) co_return;        // error or end of stream
+//               auto w = co_await s.write_all(std::span<const std::byte>(buf, *n));
+//               if (!w) co_return;                   // reset, broken pipe
+//           }
+//       });
+//   }
+//
+// Design (decision 0020 for the reactor, 0021 for errors, 0022 for the
+// operations as tasks):
+// - A socket is non-blocking and registered once with the reactor of the
+//   runtime it was created in (edge-triggered, both directions). Creating
+//   one outside a runtime throws weft::runtime_error.
+// - Each operation is a task<io::result<...>>: it tries the system call
+//   when its direction is ready, and on EAGAIN clears the readiness and
+//   waits for the next edge (io_registration.hpp). Operations that find
+//   their direction ready spend cooperative budget, so a task that reads
+//   a fast socket in a loop still lets the others run, and an abort lands
+//   at its next operation.
+// - Aborting a task blocked in accept/read/write withdraws its waiter; no
+//   data is lost (nothing was read) and the socket stays usable by other
+//   tasks.
+// - Expected conditions are values: end of stream is a read of 0 bytes;
+//   reset, refused, broken pipe are io::result errors. SIGPIPE is never
+//   raised (MSG_NOSIGNAL).
+// - Ownership: a socket object owns its descriptor (move-only; closing is
+//   the destructor). One read and one write may be pending at the same time
+//   from different tasks (into_split gives each task its half); a socket
+//   must outlive the operations pending on it.
+// - Names are resolved elsewhere: addresses here are numeric ("IPv4:port",
+//   "[IPv6]:port"); lookup_host (with the blocking pool) will take names.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "weft/io.hpp"
+#include "weft/task.hpp"
+
+namespace weft::net {
+
+namespace detail {
+class socket_io;
+}
+
+/// An IPv4 or IPv6 address with a port.
+///
+///   auto a = weft::net::socket_address::parse("127.0.0.1:8080").value();
+///   a.port();        // 8080
+///   a.to_string();   // "127.0.0.1:8080"
+class socket_address {
+public:
+    socket_address() noexcept;
+    /// Parses "a.b.c.d:port" or "[v6]:port"; the error names the string.
+    static io::result<socket_address> parse(std::string_view s);
+    /// From a sockaddr (AF_INET or AF_INET6).
+    static socket_address from_native(const sockaddr* sa, socklen_t len) noexcept;
+
+    std::uint16_t port() const noexcept;
+    bool is_ipv4() const noexcept;
+    bool is_ipv6() const noexcept;
+    /// "127.0.0.1:8080" or "[::1]:8080".
+    std::string to_string() const;
+
+    const sockaddr* native() const noexcept { return reinterpret_cast<const sockaddr*>(&ss_); }
+    socklen_t native_len() const noexcept { return len_; }
+
+    friend bool operator==(const socket_address& a, const socket_address& b) noexcept;
+
+private:
+    sockaddr_storage ss_;
+    socklen_t len_ = 0;
+};
+
+/// Which directions shutdown() closes.
+enum class shutdown_how { read = SHUT_RD, write = SHUT_WR, both = SHUT_RDWR };
+
+/// The half of a stream that reads (from into_split). Movable into another
+/// task than the write half's.
+///
+///   auto [rd, wr] = std::move(stream).into_split();
+///   weft::spawn([rd = std::move(rd)]() mutable -> weft::task<> { ... co_await rd.read(buf) ... });
+class read_half {
+public:
+    read_half() = default;
+    /// As tcp_stream::read.
+    task<io::result<std::size_t>> read(std::span<std::byte> buf);
+    /// As tcp_stream::read_exact.
+    task<io::result<void>> read_exact(std::span<std::byte> buf);
+    const std::shared_ptr<detail::socket_io>& io() const noexcept { return io_; }
+
+private:
+    friend class stream_base;
+    explicit read_half(std::shared_ptr<detail::socket_io> io) noexcept : io_(std::move(io)) {}
+    std::shared_ptr<detail::socket_io> io_;
+};
+
+/// The half of a stream that writes (from into_split). Dropping it shuts the
+/// write direction down (the peer reads end of stream), as in Tokio.
+///
+///   co_await wr.write_all(weft::io::bytes("bye\n"));
+class write_half {
+public:
+    write_half() = default;
+    write_half(write_half&&) noexcept = default;
+    write_half& operator=(write_half&& o) noexcept;
+    ~write_half();
+    /// As tcp_stream::write.
+    task<io::result<std::size_t>> write(std::span<const std::byte> buf);
+    task<io::result<std::size_t>> write(std::string_view s) { return write(io::bytes(s)); }
+    /// As tcp_stream::write_all.
+    task<io::result<void>> write_all(std::span<const std::byte> buf);
+    task<io::result<void>> write_all(std::string_view s) { return write_all(io::bytes(s)); }
+    /// Shuts the write direction down now.
+    io::result<void> shutdown();
+    const std::shared_ptr<detail::socket_io>& io() const noexcept { return io_; }
+
+private:
+    friend class stream_base;
+    explicit write_half(std::shared_ptr<detail::socket_io> io) noexcept : io_(std::move(io)) {}
+    std::shared_ptr<detail::socket_io> io_;
+};
+
+/// What tcp_stream and unix_stream share: reading, writing, shutdown and
+/// splitting. Not used on its own.
+class stream_base {
+public:
+    /// Reads at most buf.size() bytes; 0 means end of stream (or an empty
+    /// buffer). Waits until at least one byte is there.
+    ///
+    ///   char buf[4096];
+    ///   auto n = co_await s.read(weft::io::buffer(buf));
+    task<io::result<std::size_t>> read(std::span<std::byte> buf);
+    /// Fills `buf`; io::error::unexpected_eof if the stream ends first.
+    task<io::result<void>> read_exact(std::span<std::byte> buf);
+    /// Writes some of `buf` (at least one byte unless it is empty).
+    task<io::result<std::size_t>> write(std::span<const std::byte> buf);
+    task<io::result<std::size_t>> write(std::string_view s) { return write(io::bytes(s)); }
+    /// Writes all of `buf`.
+    ///
+    ///   co_await s.write_all("HTTP/1.1 200 OK\r\n...");
+    task<io::result<void>> write_all(std::span<const std::byte> buf);
+    task<io::result<void>> write_all(std::string_view s) { return write_all(io::bytes(s)); }
+    /// shutdown(2): after shutdown_how::write the peer reads end of stream.
+    io::result<void> shutdown(shutdown_how how = shutdown_how::write);
+    /// Splits into halves that two tasks may use at once (Tokio's into_split).
+    ///
+    ///   auto [rd, wr] = std::move(stream).into_split();
+    std::pair<read_half, write_half> into_split() &&;
+
+    bool is_open() const noexcept { return io_ != nullptr; }
+    /// The descriptor (owned by the stream), or -1.
+    int native_handle() const noexcept;
+
+protected:
+    stream_base() = default;
+    explicit stream_base(std::shared_ptr<detail::socket_io> io) noexcept : io_(std::move(io)) {}
+    std::shared_ptr<detail::socket_io> io_;
+};
+
+/// A TCP connection.
+///
+///   auto s = (co_await weft::net::tcp_stream::connect("127.0.0.1:8080")).value();
+///   s.set_nodelay(true).value();
+///   co_await s.write_all("ping\n");
+class tcp_stream : public stream_base {
+public:
+    tcp_stream() = default;
+    /// Connects to "ip:port"; refused, unreachable... are errors naming the address.
+    static task<io::result<tcp_stream>> connect(std::string_view addr);
+    static task<io::result<tcp_stream>> connect(socket_address addr);
+    /// Adopts a connected socket descriptor (made non-blocking here).
+    static io::result<tcp_stream> from_native(int fd);
+
+    /// TCP_NODELAY: send small writes at once (no Nagle delay).
+    io::result<void> set_nodelay(bool on);
+    io::result<bool> nodelay() const;
+    io::result<socket_address> local_addr() const;
+    io::result<socket_address> peer_addr() const;
+
+private:
+    friend class tcp_listener;
+    using stream_base::stream_base;
+};
+
+/// A TCP socket that accepts connections.
+///
+///   auto l = weft::net::tcp_listener::bind("127.0.0.1:0").value(); // any free port
+///   std::uint16_t port = l.local_addr().value().port();
+///   auto [stream, peer] = (co_await l.accept()).value();
+class tcp_listener {
+public:
+    tcp_listener() = default;
+    /// Binds and listens (SO_REUSEADDR, backlog 1024). An address that does
+    /// not parse or is in use gives an error that names it.
+    static io::result<tcp_listener> bind(std::string_view addr);
+    static io::result<tcp_listener> bind(const socket_address& addr);
+
+    /// Waits for a connection; gives the stream and the peer's address.
+    task<io::result<std::pair<tcp_stream, socket_address>>> accept();
+    io::result<socket_address> local_addr() const;
+    bool is_open() const noexcept { return io_ != nullptr; }
+    int native_handle() const noexcept;
+
+private:
+    std::shared_ptr<detail::socket_io> io_;
+};
+
+/// A UDP socket.
+///
+///   auto sock = weft::net::udp_socket::bind("127.0.0.1:0").value();
+///   co_await sock.send_to(weft::io::bytes("hi"), peer);
+///   std::byte buf[1500];
+///   auto got = co_await sock.recv_from(buf);   // {size, from}
+class udp_socket {
+public:
+    udp_socket() = default;
+    static io::result<udp_socket> bind(std::string_view addr);
+    static io::result<udp_socket> bind(const socket_address& addr);
+
+    /// Sets the default peer (send/recv then use it and filter on it).
+    io::result<void> connect(const socket_address& peer);
+    task<io::result<std::size_t>> send_to(std::span<const std::byte> buf, socket_address to);
+    /// Receives one datagram (truncated to buf.size()); gives its size and sender.
+    task<io::result<std::pair<std::size_t, socket_address>>> recv_from(std::span<std::byte> buf);
+    task<io::result<std::size_t>> send(std::span<const std::byte> buf);
+    task<io::result<std::size_t>> recv(std::span<std::byte> buf);
+    io::result<socket_address> local_addr() const;
+    int native_handle() const noexcept;
+
+private:
+    std::shared_ptr<detail::socket_io> io_;
+};
+
+/// A Unix-domain stream socket.
+///
+///   auto [a, b] = weft::net::unix_stream::pair().value();
+///   co_await a.write_all("x");
+class unix_stream : public stream_base {
+public:
+    unix_stream() = default;
+    static task<io::result<unix_stream>> connect(std::string path);
+    /// Two connected streams (socketpair).
+    static io::result<std::pair<unix_stream, unix_stream>> pair();
+
+private:
+    friend class unix_listener;
+    using stream_base::stream_base;
+};
+
+/// A Unix-domain socket that accepts connections at a path. The path is not
+/// removed on close (as with Tokio); remove it yourself.
+///
+///   auto l = weft::net::unix_listener::bind("/tmp/app.sock").value();
+///   auto s = (co_await l.accept()).value();
+class unix_listener {
+public:
+    unix_listener() = default;
+    static io::result<unix_listener> bind(std::string path);
+    task<io::result<unix_stream>> accept();
+    int native_handle() const noexcept;
+
+private:
+    std::shared_ptr<detail::socket_io> io_;
+};
+
+} // namespace weft::net
