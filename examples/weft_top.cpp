@@ -69,7 +69,8 @@ int main() {
                            .long_poll_threshold(20ms)
                            .on_long_poll([&caught](const weft::long_poll_report& r) {
                                std::cout << r << std::endl; // "weft: long poll: task ..."
-                               caught.set_value();
+                               // (Under a sanitizer other polls can be slow too.)
+                               if (r.site.name == "blocker") caught.set_value();
                            })
                            .dump_on_sigquit(true)
                            .build();

@@ -6,6 +6,8 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -196,14 +198,21 @@ struct elf_symbols {
     bool relative = true;  // ET_DYN: values are offsets from the load base
 
     explicit elf_symbols(const char* path) {
-        std::FILE* f = std::fopen(path, "rb");
-        if (f == nullptr) return;
-        std::string data;
-        char buf[1 << 16];
-        std::size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-            data.append(buf, n);
-        std::fclose(f);
+        int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return;
+        struct stat st {};
+        void* map = MAP_FAILED;
+        if (::fstat(fd, &st) == 0 && st.st_size > 0)
+            map = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+        ::close(fd);
+        if (map == MAP_FAILED) return;
+        std::string_view data(static_cast<const char*>(map), static_cast<std::size_t>(st.st_size));
+        parse(data);
+        ::munmap(map, data.size());
+        std::sort(syms.begin(), syms.end(), [](const sym& a, const sym& b) { return a.lo < b.lo; });
+    }
+
+    void parse(std::string_view data) {
         if (data.size() < sizeof(Elf64_Ehdr) || std::memcmp(data.data(), ELFMAG, SELFMAG) != 0 ||
             data[EI_CLASS] != ELFCLASS64)
             return;
@@ -232,7 +241,6 @@ struct elf_symbols {
                                 std::string(name, ::strnlen(name, strtab.sh_size - sym.st_name))});
             }
         }
-        std::sort(syms.begin(), syms.end(), [](const sym& a, const sym& b) { return a.lo < b.lo; });
     }
 
     const std::string* find(std::uintptr_t v) const {
