@@ -124,10 +124,10 @@ public:
     ~write_half();
     /// As tcp_stream::write.
     task<io::result<std::size_t>> write(std::span<const std::byte> buf);
-    task<io::result<std::size_t>> write(std::string_view s) { return write(io::bytes(s)); }
+    WEFT_CORO_WRAPPER task<io::result<std::size_t>> write(std::string_view s) { return write(io::bytes(s)); }
     /// As tcp_stream::write_all.
     task<io::result<void>> write_all(std::span<const std::byte> buf);
-    task<io::result<void>> write_all(std::string_view s) { return write_all(io::bytes(s)); }
+    WEFT_CORO_WRAPPER task<io::result<void>> write_all(std::string_view s) { return write_all(io::bytes(s)); }
     /// Shuts the write direction down now.
     io::result<void> shutdown();
     const std::shared_ptr<detail::socket_io>& io() const noexcept { return io_; }
@@ -152,12 +152,12 @@ public:
     task<io::result<void>> read_exact(std::span<std::byte> buf);
     /// Writes some of `buf` (at least one byte unless it is empty).
     task<io::result<std::size_t>> write(std::span<const std::byte> buf);
-    task<io::result<std::size_t>> write(std::string_view s) { return write(io::bytes(s)); }
+    WEFT_CORO_WRAPPER task<io::result<std::size_t>> write(std::string_view s) { return write(io::bytes(s)); }
     /// Writes all of `buf`.
     ///
     ///   co_await s.write_all("HTTP/1.1 200 OK\r\n...");
     task<io::result<void>> write_all(std::span<const std::byte> buf);
-    task<io::result<void>> write_all(std::string_view s) { return write_all(io::bytes(s)); }
+    WEFT_CORO_WRAPPER task<io::result<void>> write_all(std::string_view s) { return write_all(io::bytes(s)); }
     /// shutdown(2): after shutdown_how::write the peer reads end of stream.
     io::result<void> shutdown(shutdown_how how = shutdown_how::write);
     /// Splits into halves that two tasks may use at once (Tokio's into_split).
