@@ -379,9 +379,9 @@ runtime_dump runtime_base::dump_tasks() const {
                 std::uint64_t s2 = t->state.load(std::memory_order_acquire);
                 snap.state = (s2 & state_bits::running) ? task_run_state::running
                                                          : task_run_state::scheduled;
-                if (s2 & state_bits::complete) snap.state = task_run_state::running;
+                if (s2 & state_bits::complete) snap.id = task_id(); // finished meanwhile
             }
-            d.tasks.push_back(std::move(snap));
+            if (snap.id != task_id()) d.tasks.push_back(std::move(snap));
         }
         task_ref_dec(t);
     }
