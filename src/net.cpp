@@ -272,10 +272,10 @@ bool operator==(const socket_address& a, const socket_address& b) noexcept {
 
 // --- halves and stream_base -------------------------------------------------------------
 
-task<io::result<std::size_t>> read_half::read(std::span<std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<std::size_t>> read_half::read(std::span<std::byte> buf) {
     return read_op(io_.get(), buf);
 }
-task<io::result<void>> read_half::read_exact(std::span<std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<void>> read_half::read_exact(std::span<std::byte> buf) {
     return read_exact_op(io_.get(), buf);
 }
 
@@ -289,10 +289,10 @@ write_half& write_half::operator=(write_half&& o) noexcept {
 write_half::~write_half() {
     (void)shutdown();
 }
-task<io::result<std::size_t>> write_half::write(std::span<const std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<std::size_t>> write_half::write(std::span<const std::byte> buf) {
     return write_op(io_.get(), buf);
 }
-task<io::result<void>> write_half::write_all(std::span<const std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<void>> write_half::write_all(std::span<const std::byte> buf) {
     return write_all_op(io_.get(), buf);
 }
 io::result<void> write_half::shutdown() {
@@ -301,16 +301,16 @@ io::result<void> write_half::shutdown() {
     return {};
 }
 
-task<io::result<std::size_t>> stream_base::read(std::span<std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<std::size_t>> stream_base::read(std::span<std::byte> buf) {
     return read_op(io_.get(), buf);
 }
-task<io::result<void>> stream_base::read_exact(std::span<std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<void>> stream_base::read_exact(std::span<std::byte> buf) {
     return read_exact_op(io_.get(), buf);
 }
-task<io::result<std::size_t>> stream_base::write(std::span<const std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<std::size_t>> stream_base::write(std::span<const std::byte> buf) {
     return write_op(io_.get(), buf);
 }
-task<io::result<void>> stream_base::write_all(std::span<const std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<void>> stream_base::write_all(std::span<const std::byte> buf) {
     return write_all_op(io_.get(), buf);
 }
 io::result<void> stream_base::shutdown(shutdown_how how) {
@@ -328,7 +328,7 @@ int stream_base::native_handle() const noexcept {
 
 // --- tcp_stream -----------------------------------------------------------------------------
 
-task<io::result<tcp_stream>> tcp_stream::connect(std::string_view addr) {
+WEFT_CORO_WRAPPER task<io::result<tcp_stream>> tcp_stream::connect(std::string_view addr) {
     // Parsed now, not when the task first runs: `addr` may not live that long.
     io::result<socket_address> a = socket_address::parse(addr);
     if (!a) return connect_error(a.error(), "connect: " + a.message());
@@ -495,10 +495,10 @@ udp_socket::recv_from(std::span<std::byte> buf) {
     }
 }
 
-task<io::result<std::size_t>> udp_socket::send(std::span<const std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<std::size_t>> udp_socket::send(std::span<const std::byte> buf) {
     return write_op(io_.get(), buf);
 }
-task<io::result<std::size_t>> udp_socket::recv(std::span<std::byte> buf) {
+WEFT_CORO_WRAPPER task<io::result<std::size_t>> udp_socket::recv(std::span<std::byte> buf) {
     return read_op(io_.get(), buf, false);
 }
 io::result<socket_address> udp_socket::local_addr() const {

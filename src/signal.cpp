@@ -152,7 +152,7 @@ task<> signal_stream::recv() {
     }
 }
 
-task<io::result<void>> ctrl_c() {
+WEFT_CORO_WRAPPER task<io::result<void>> ctrl_c() {
     io::result<signal_stream> s = unix_signal(SIGINT);
     if (!s) return ctrl_c_error(s.error(), s.message());
     return ctrl_c_wait(std::move(*s));
