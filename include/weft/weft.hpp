@@ -5,13 +5,17 @@
 #pragma once
 
 #include "weft/cancellation_token.hpp"
+#include "weft/join.hpp"
 #include "weft/join_handle.hpp"
+#include "weft/join_set.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime.hpp"
 #include "weft/runtime_error.hpp"
+#include "weft/select.hpp"
 #include "weft/spawn.hpp"
 #include "weft/sync.hpp"
 #include "weft/task.hpp"
 #include "weft/task_id.hpp"
+#include "weft/task_tracker.hpp"
 #include "weft/time.hpp"
 #include "weft/yield_now.hpp"
