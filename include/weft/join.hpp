@@ -63,6 +63,10 @@ task<std::tuple<branch_value_t<T>...>> join_driver(task<T>... ts) {
     co_return collect_tuple<T...>(set, std::index_sequence_for<T...>{});
 }
 
+/// Constructor tags of try_join_result.
+struct try_join_success_t {};
+struct try_join_failure_t {};
+
 /// A result type try_join treats as able to fail.
 template <class R>
 concept fallible_result = std::is_object_v<R> && requires(const R& r) {
@@ -136,11 +140,13 @@ public:
     /// cannot fail has std::monostate there, never active).
     using failure_type = std::variant<typename detail::try_join_traits<T>::failure...>;
 
+    /// Every branch succeeded: the values.
     template <class... V>
-    explicit try_join_result(std::in_place_index_t<0>, V&&... v)
+    explicit try_join_result(detail::try_join_success_t, V&&... v)
         : v_(std::in_place_index<0>, std::forward<V>(v)...) {}
+    /// Branch I failed with result `f`.
     template <std::size_t I, class F>
-    try_join_result(std::in_place_index_t<I> branch, F&& f)
+    try_join_result(detail::try_join_failure_t, std::in_place_index_t<I> branch, F&& f)
         : v_(std::in_place_index<1>, failure_type(branch, std::forward<F>(f))) {}
 
     /// True when every branch succeeded.
@@ -196,9 +202,11 @@ namespace detail {
 template <class Out, class T, std::size_t I>
 Out make_try_join_failure(branch_set& s) {
     if constexpr (try_join_traits<T>::fallible)
-        return Out(std::in_place_index<I>, std::move(s.promise<T>(I).value()));
+        return Out(try_join_failure_t{}, std::in_place_index<I>,
+                   std::move(s.promise<T>(I).value()));
     else
-        return Out(std::in_place_index<I>, std::monostate{}); // unreachable: cannot fail
+        return Out(try_join_failure_t{}, std::in_place_index<I>,
+                   std::monostate{}); // unreachable: cannot fail
 }
 
 template <class... T, std::size_t... I>
@@ -206,7 +214,7 @@ try_join_result<T...> collect_try_join(branch_set& s, std::index_sequence<I...>)
     using out = try_join_result<T...>;
     std::size_t failed = s.stopped_by();
     if (failed == branch_set::npos)
-        return out(std::in_place_index<0>, unwrap_branch<T>(s.promise<T>(I))...);
+        return out(try_join_success_t{}, unwrap_branch<T>(s.promise<T>(I))...);
     static constexpr out (*make[])(branch_set&) = {&make_try_join_failure<out, T, I>...};
     return make[failed](s);
 }

@@ -224,7 +224,13 @@ public:
         if (m == nullptr)
             throw std::logic_error("weft::join_set::adopt: empty join_handle (default-"
                                    "constructed, moved from or already awaited)");
-        auto* e = new detail::join_set_entry(core_, m);
+        detail::join_set_entry* e;
+        try {
+            e = new detail::join_set_entry(core_, m);
+        } catch (...) {
+            detail::drop_join_handle(m); // detaches, as the handle would have
+            throw;
+        }
         weft::abort_handle a(m);
         e->all_next = all_head_;
         if (all_head_ != nullptr) all_head_->all_prev = e;
