@@ -64,7 +64,7 @@ TEST(StructuredStress, SelectRacesForeignWakesAndAborts) {
     weft_test::counter c;
     const int rounds = weft_test::scaled(16, 3);
     const int tasks = 16;
-    const int msgs = 300;
+    const int msgs = 1000;
     {
         weft::runtime rt = weft::runtime::multi_thread().worker_threads(2).build();
         for (int round = 0; round < rounds; ++round) {

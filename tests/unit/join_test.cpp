@@ -276,6 +276,43 @@ TEST_P(JoinFlavors, ABranchThatSpinsOnReadyOperationsDoesNotStarveOtherTasks) {
     });
 }
 
+TEST_P(JoinFlavors, AnAbortFromInsideABranchLandsAtItsNextCoAwaitEvenAReadyOne) {
+    // Cancellation belongs to the task, not the branch: coop_proceed reads
+    // thread_context::task, so a ready leaf inside a branch still suspends.
+    weft::runtime rt = make_runtime();
+    std::atomic<int> after{0};
+    rt.block_on([&]() -> weft::task<> {
+        weft::abort_handle self;
+        weft::sync::notify start;
+        auto h = weft::spawn(
+            [](weft::abort_handle* self, weft::sync::notify* start,
+               std::atomic<int>* after) -> weft::task<> {
+                co_await start->notified();
+                auto a = [](weft::abort_handle* self, std::atomic<int>* after) -> weft::task<> {
+                    self->abort();
+                    weft::sync::notify n;
+                    n.notify_one();
+                    co_await n.notified(); // ready, but the task is aborted
+                    after->fetch_add(1);
+                };
+                auto b = [](std::atomic<int>* after) -> weft::task<> {
+                    co_await weft::yield_now();
+                    after->fetch_add(10);
+                };
+                auto ta = a(self, after);
+                auto tb = b(after);
+                (void)co_await weft::join(std::move(ta), std::move(tb));
+                after->fetch_add(100);
+            },
+            &self, &start, &after);
+        self = h.abort_handle();
+        start.notify_one();
+        auto r = co_await h;
+        EXPECT_TRUE(r.error().is_cancelled());
+    });
+    EXPECT_EQ(after.load(), 0);
+}
+
 TEST(Join, EmptyTaskOperandThrowsLogicError) {
     weft::runtime rt = paused_runtime();
     rt.block_on([]() -> weft::task<> {
