@@ -147,7 +147,9 @@ public:
     /// Branch I failed with result `f`.
     template <std::size_t I, class F>
     try_join_result(detail::try_join_failure_t, std::in_place_index_t<I> branch, F&& f)
-        : v_(std::in_place_index<1>, failure_type(branch, std::forward<F>(f))) {}
+        // In place: no temporary failure_type to move (GCC 12 with ASan
+        // warns -Wmaybe-uninitialized on moving that variant).
+        : v_(std::in_place_index<1>, branch, std::forward<F>(f)) {}
 
     /// True when every branch succeeded.
     bool has_value() const noexcept { return v_.index() == 0; }
