@@ -250,6 +250,25 @@ TEST(Select, ATimeoutInsideALosingBranchIsWithdrawn) {
     });
 }
 
+TEST_P(SelectFlavors, YieldsInsideNestedBranchesKeepEveryLevelRunning) {
+    // A yield deep inside select-inside-join marks each enclosing branch
+    // ready again and makes the task yield; nothing else wakes it here, so
+    // a lost propagation would hang the test.
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        auto spin = [](int n) -> weft::task<int> {
+            for (int i = 0; i < n; ++i)
+                co_await weft::yield_now();
+            co_return n;
+        };
+        weft::sync::notify never;
+        auto inner = weft::select(spin(30), never.notified(), weft::join(spin(50), spin(60)));
+        auto t = co_await weft::join(std::move(inner), spin(40));
+        EXPECT_EQ(std::get<0>(t).index(), 0u);
+        EXPECT_EQ(std::get<1>(t), 40);
+    });
+}
+
 TEST(Select, IsLazy) {
     // Creating the awaitable runs nothing (and needs no runtime).
     auto s = weft::select(ready(1), ready(2));
