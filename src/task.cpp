@@ -57,19 +57,28 @@ void complete(task_header* t) noexcept {
 void cancel(task_header* t) noexcept {
     thread_context& ctx = this_thread_context();
     task_header* prev = ctx.current;
-    ctx.current = t;
+    task_header* prev_task = ctx.task;
+    ctx.current = ctx.task = t;
     if (t->root) {
         t->root.destroy(); // destructors of everything the task owns run here
         t->root = nullptr;
     }
     t->vtable->drop_callable(t);
     ctx.current = prev;
+    ctx.task = prev_task;
     t->set_output(output_kind::cancelled);
     complete(t);
 }
 
+bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
+    return static_cast<std::int32_t>(woken - wanted) >= 0;
+}
+
+} // namespace
+
 // An elapsed timeout: abandon the outermost timed-out work and give back
 // the coroutine to resume (its timeout's parent), or null. We hold RUNNING.
+// `t` is a task or a join/select branch (detail/branch.hpp).
 std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
     if (!(t->state.load(std::memory_order_acquire) & state_bits::interrupted)) return nullptr;
     t->state.fetch_and(~state_bits::interrupted, std::memory_order_acq_rel);
@@ -81,12 +90,6 @@ std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
     hit->abandon(hit); // destroys the inner work; nested scopes pop themselves
     return parent;
 }
-
-bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
-    return static_cast<std::int32_t>(woken - wanted) >= 0;
-}
-
-} // namespace
 
 thread_context& this_thread_context() noexcept {
     return tls_context;
@@ -137,7 +140,7 @@ void poll_task(task_header* t) noexcept {
     }
     thread_context& ctx = tls_context;
     ctx.yielded = false;
-    ctx.current = t;
+    ctx.current = ctx.task = t;
     ctx.budget = coop_budget;
     // A stale wake (see task_header.hpp) leaves the coroutine where it is;
     // an interrupt (an elapsed timeout) resumes the timeout's parent.
@@ -156,14 +159,14 @@ void poll_task(task_header* t) noexcept {
         } while (h);
         if (t->root.done()) {
             t->vtable->finish(t); // the frame's destructors run as part of the task
-            ctx.current = nullptr;
+            ctx.current = ctx.task = nullptr;
             if (t->output() == output_kind::panic && t->sched != nullptr)
                 t->sched->on_task_panic(t, t->panic);
             complete(t);
             return;
         }
     }
-    ctx.current = nullptr;
+    ctx.current = ctx.task = nullptr;
     switch (state_of(t).to_idle(ctx.yielded)) { // RUNNING -> idle
     case to_idle_result::ok:
         return;
@@ -212,20 +215,24 @@ void run_blocking_task(task_header* t) noexcept {
     // started call runs to its end and delivers its output (Tokio).
     thread_context& ctx = tls_context;
     task_header* prev = ctx.current;
-    ctx.current = t; // this_task::id() inside the call
+    task_header* prev_task = ctx.task;
+    ctx.current = ctx.task = t; // this_task::id() inside the call
     t->vtable->finish(t);
     ctx.current = prev;
+    ctx.task = prev_task;
     complete(t);
 }
 
 void poll_nested(task_header* t) noexcept {
     thread_context& ctx = tls_context;
     task_header* current = ctx.current;
+    task_header* task = ctx.task;
     std::uint32_t budget = ctx.budget;
     bool yielded = ctx.yielded;
     std::coroutine_handle<> next = ctx.resume_next;
     poll_task(t);
     ctx.current = current;
+    ctx.task = task;
     ctx.budget = budget;
     ctx.yielded = yielded;
     ctx.resume_next = next;
