@@ -240,7 +240,7 @@ task<try_join_result<T...>> try_join_driver(task<T>... ts) {
 ///   auto [a, b, _] = co_await weft::join(load("a"), load("b"),
 ///                                        weft::time::sleep(10ms));
 template <class... A>
-auto join(A&&... a) {
+WEFT_CORO_WRAPPER_OWNING auto join(A&&... a) {
     static_assert(sizeof...(A) > 0, "weft::join needs at least one operand");
     return detail::join_driver(detail::as_branch(std::forward<A>(a))...);
 }
@@ -254,7 +254,7 @@ auto join(A&&... a) {
 ///   if (!r) return;                       // r.failed_branch() says which
 ///   auto& [msg, out] = *r;                // std::optional<T>, the task's value
 template <class... A>
-auto try_join(A&&... a) {
+WEFT_CORO_WRAPPER_OWNING auto try_join(A&&... a) {
     static_assert(sizeof...(A) > 0, "weft::try_join needs at least one operand");
     return detail::try_join_driver(detail::as_branch(std::forward<A>(a))...);
 }

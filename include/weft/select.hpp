@@ -93,7 +93,8 @@ task<std::variant<select_value_t<T>...>> select_driver(bool biased, task<T>... t
 ///   auto r = co_await weft::select(weft::spawn(work), weft::time::sleep(5s));
 ///   if (r.index() == 1) log("work is slow; it keeps running, detached");
 template <class... A>
-requires(!std::is_same_v<std::remove_cvref_t<A>, biased_t> && ...) auto select(A&&... a) {
+requires(!std::is_same_v<std::remove_cvref_t<A>, biased_t> && ...) WEFT_CORO_WRAPPER_OWNING
+    auto select(A&&... a) {
     static_assert(sizeof...(A) > 0, "weft::select needs at least one operand");
     return detail::select_driver(false, detail::as_branch(std::forward<A>(a))...);
 }
@@ -103,7 +104,7 @@ requires(!std::is_same_v<std::remove_cvref_t<A>, biased_t> && ...) auto select(A
 ///
 ///   auto r = co_await weft::select(weft::biased, stop.cancelled(), jobs.recv());
 template <class... A>
-auto select(biased_t, A&&... a) {
+WEFT_CORO_WRAPPER_OWNING auto select(biased_t, A&&... a) {
     static_assert(sizeof...(A) > 0, "weft::select needs at least one operand");
     return detail::select_driver(true, detail::as_branch(std::forward<A>(a))...);
 }

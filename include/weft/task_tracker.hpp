@@ -82,7 +82,7 @@ struct tracked_call {
 
 template <class C, class R>
 task<R> run_tracked(tracked_call<C> call) {
-    co_return co_await std::invoke(std::move(call.fn));
+    co_return co_await invoke_callable(std::move(call.fn));
 }
 
 } // namespace detail

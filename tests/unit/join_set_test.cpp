@@ -307,13 +307,13 @@ TEST_P(JoinSetFlavors, BlockingAndLocalMembersJoinLikeTasks) {
     // Inside a spawned task: on the multi-thread runtime that is a worker,
     // where spawn_local pins to the worker (block_on's thread is not one).
     rt.block_on([]() -> weft::task<> {
-        co_await weft::spawn([]() -> weft::task<> {
+        auto inner = co_await weft::spawn([]() -> weft::task<> {
             weft::join_set<int> set;
             // No co_await until the spawns are done: still on this thread.
             const std::thread::id here = std::this_thread::get_id();
             std::atomic<int> off_thread{0};
             for (int i = 0; i < 8; ++i) {
-                set.spawn_blocking(
+                (void)set.spawn_blocking(
                     [&off_thread, here](int v) {
                         if (std::this_thread::get_id() != here) off_thread.fetch_add(1);
                         return v;
@@ -322,7 +322,7 @@ TEST_P(JoinSetFlavors, BlockingAndLocalMembersJoinLikeTasks) {
             }
             // Local tasks stay on the thread that spawned them.
             for (int i = 8; i < 12; ++i) {
-                set.spawn_local(
+                (void)set.spawn_local(
                     [here](int v) -> weft::task<int> {
                         co_await weft::yield_now();
                         co_return std::this_thread::get_id() == here ? v : -1000;
@@ -339,5 +339,6 @@ TEST_P(JoinSetFlavors, BlockingAndLocalMembersJoinLikeTasks) {
             EXPECT_EQ(sum, 66) << "every member once; local ones on the spawning thread";
             EXPECT_EQ(off_thread.load(), 8) << "blocking calls run on the pool's threads";
         });
+        EXPECT_TRUE(inner.has_value());
     });
 }

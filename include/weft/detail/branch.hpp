@@ -206,7 +206,7 @@ struct operand_wrap {
 /// lvalue awaitable by reference (it must outlive the co_await), an rvalue
 /// awaitable moved into the branch's frame.
 template <class A>
-auto as_branch(A&& a) {
+WEFT_CORO_WRAPPER auto as_branch(A&& a) {
     if constexpr (is_task<std::remove_cvref_t<A>>::value) {
         static_assert(!std::is_lvalue_reference_v<A>,
                       "weft::join/select: std::move a task in (a task is awaited once)");
