@@ -169,7 +169,7 @@ namespace {
 /// run_until may only be awaited by a task that stays on one thread.
 void check_driver(local_set_state& s) {
     thread_context& ctx = this_thread_context();
-    task_header* t = ctx.current;
+    task_header* t = ctx.task; // the spawned task, even inside a join/select branch
     if (t == nullptr)
         throw runtime_error("weft::local_set::run_until must be awaited inside a weft task");
     if (ctx.rt != nullptr && t->sched == ctx.rt->task_scheduler() &&

@@ -59,19 +59,28 @@ void complete(task_header* t) noexcept {
 void cancel(task_header* t) noexcept {
     thread_context& ctx = this_thread_context();
     task_header* prev = ctx.current;
-    ctx.current = t;
+    task_header* prev_task = ctx.task;
+    ctx.current = ctx.task = t;
     if (t->root) {
         t->root.destroy(); // destructors of everything the task owns run here
         t->root = nullptr;
     }
     t->vtable->drop_callable(t);
     ctx.current = prev;
+    ctx.task = prev_task;
     t->set_output(output_kind::cancelled);
     complete(t);
 }
 
+bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
+    return static_cast<std::int32_t>(woken - wanted) >= 0;
+}
+
+} // namespace
+
 // An elapsed timeout: abandon the outermost timed-out work and give back
 // the coroutine to resume (its timeout's parent), or null. We hold RUNNING.
+// `t` is a task or a join/select branch (detail/branch.hpp).
 std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
     if (!(t->state.load(std::memory_order_acquire) & state_bits::interrupted)) return nullptr;
     t->state.fetch_and(~state_bits::interrupted, std::memory_order_acq_rel);
@@ -83,12 +92,6 @@ std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
     hit->abandon(hit); // destroys the inner work; nested scopes pop themselves
     return parent;
 }
-
-bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
-    return static_cast<std::int32_t>(woken - wanted) >= 0;
-}
-
-} // namespace
 
 thread_context& this_thread_context() noexcept {
     return tls_context;
@@ -139,7 +142,7 @@ void poll_task(task_header* t) noexcept {
     }
     thread_context& ctx = tls_context;
     ctx.yielded = false;
-    ctx.current = t;
+    ctx.current = ctx.task = t;
     poll_slot* watch = ctx.watch;
     if (WEFT_UNLIKELY(watch != nullptr)) watch->enter(t);
     ctx.budget = coop_budget;
@@ -160,7 +163,7 @@ void poll_task(task_header* t) noexcept {
         } while (h);
         if (t->root.done()) {
             t->vtable->finish(t); // the frame's destructors run as part of the task
-            ctx.current = nullptr;
+            ctx.current = ctx.task = nullptr;
             if (WEFT_UNLIKELY(watch != nullptr)) watch->leave();
             if (t->output() == output_kind::panic && t->sched != nullptr)
                 t->sched->on_task_panic(t, t->panic);
@@ -168,7 +171,7 @@ void poll_task(task_header* t) noexcept {
             return;
         }
     }
-    ctx.current = nullptr;
+    ctx.current = ctx.task = nullptr;
     if (WEFT_UNLIKELY(watch != nullptr)) watch->leave();
     switch (state_of(t).to_idle(ctx.yielded)) { // RUNNING -> idle
     case to_idle_result::ok:
@@ -254,23 +257,27 @@ void run_blocking_task(task_header* t) noexcept {
     // started call runs to its end and delivers its output (Tokio).
     thread_context& ctx = tls_context;
     task_header* prev = ctx.current;
-    ctx.current = t; // this_task::id() inside the call
+    task_header* prev_task = ctx.task;
+    ctx.current = ctx.task = t; // this_task::id() inside the call
     t->vtable->finish(t);
     ctx.current = prev;
+    ctx.task = prev_task;
     complete(t);
 }
 
 void poll_nested(task_header* t) noexcept {
     thread_context& ctx = tls_context;
     task_header* current = ctx.current;
+    task_header* task = ctx.task;
     std::uint32_t budget = ctx.budget;
     bool yielded = ctx.yielded;
     std::coroutine_handle<> next = ctx.resume_next;
     poll_task(t);
     ctx.current = current;
+    ctx.task = task;
     // The outer task's poll goes on: show it in the watchdog's slot again
     // (a new sequence number, so its time counts from here).
-    if (ctx.watch != nullptr && current != nullptr) ctx.watch->enter(current);
+    if (ctx.watch != nullptr && task != nullptr) ctx.watch->enter(task);
     ctx.budget = budget;
     ctx.yielded = yielded;
     ctx.resume_next = next;

@@ -271,7 +271,9 @@ public:
     }
 
     /// read_until('\n').
-    WEFT_CORO_WRAPPER task<result<std::size_t>> read_line(std::string& out) { return read_until('\n', out); }
+    WEFT_CORO_WRAPPER task<result<std::size_t>> read_line(std::string& out) {
+        return read_until('\n', out);
+    }
 
     R& get_ref() noexcept { return inner_; }
     /// Bytes read from the reader but not yet handed out.

@@ -36,8 +36,8 @@
 //   the destructor). One read and one write may be pending at the same time
 //   from different tasks (into_split gives each task its half); a socket
 //   must outlive the operations pending on it.
-// - Names are resolved elsewhere: addresses here are numeric ("IPv4:port",
-//   "[IPv6]:port"); lookup_host (with the blocking pool) will take names.
+// - Addresses here are numeric ("IPv4:port", "[IPv6]:port"); lookup_host
+//   resolves names (getaddrinfo on the blocking pool).
 #pragma once
 
 #include <sys/socket.h>
@@ -50,6 +50,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "weft/io.hpp"
 #include "weft/task.hpp"
@@ -124,10 +125,14 @@ public:
     ~write_half();
     /// As tcp_stream::write.
     task<io::result<std::size_t>> write(std::span<const std::byte> buf);
-    WEFT_CORO_WRAPPER task<io::result<std::size_t>> write(std::string_view s) { return write(io::bytes(s)); }
+    WEFT_CORO_WRAPPER task<io::result<std::size_t>> write(std::string_view s) {
+        return write(io::bytes(s));
+    }
     /// As tcp_stream::write_all.
     task<io::result<void>> write_all(std::span<const std::byte> buf);
-    WEFT_CORO_WRAPPER task<io::result<void>> write_all(std::string_view s) { return write_all(io::bytes(s)); }
+    WEFT_CORO_WRAPPER task<io::result<void>> write_all(std::string_view s) {
+        return write_all(io::bytes(s));
+    }
     /// Shuts the write direction down now.
     io::result<void> shutdown();
     const std::shared_ptr<detail::socket_io>& io() const noexcept { return io_; }
@@ -152,12 +157,16 @@ public:
     task<io::result<void>> read_exact(std::span<std::byte> buf);
     /// Writes some of `buf` (at least one byte unless it is empty).
     task<io::result<std::size_t>> write(std::span<const std::byte> buf);
-    WEFT_CORO_WRAPPER task<io::result<std::size_t>> write(std::string_view s) { return write(io::bytes(s)); }
+    WEFT_CORO_WRAPPER task<io::result<std::size_t>> write(std::string_view s) {
+        return write(io::bytes(s));
+    }
     /// Writes all of `buf`.
     ///
     ///   co_await s.write_all("HTTP/1.1 200 OK\r\n...");
     task<io::result<void>> write_all(std::span<const std::byte> buf);
-    WEFT_CORO_WRAPPER task<io::result<void>> write_all(std::string_view s) { return write_all(io::bytes(s)); }
+    WEFT_CORO_WRAPPER task<io::result<void>> write_all(std::string_view s) {
+        return write_all(io::bytes(s));
+    }
     /// shutdown(2): after shutdown_how::write the peer reads end of stream.
     io::result<void> shutdown(shutdown_how how = shutdown_how::write);
     /// Splits into halves that two tasks may use at once (Tokio's into_split).
@@ -280,5 +289,19 @@ public:
 private:
     std::shared_ptr<detail::socket_io> io_;
 };
+
+/// Resolves "host:port" (a host name, or a numeric address as accepted by
+/// socket_address::parse) to its addresses, with getaddrinfo on the
+/// blocking pool, so the worker keeps running other tasks meanwhile. A name
+/// that does not resolve gives an error (in net::lookup_error_category())
+/// whose message names it.
+///
+///   auto addrs = co_await weft::net::lookup_host("localhost:8080");
+///   if (!addrs) { std::puts(addrs.message().c_str()); co_return; }
+///   auto s = co_await weft::net::tcp_stream::connect(addrs->front());
+task<io::result<std::vector<socket_address>>> lookup_host(std::string host_port);
+
+/// The category of getaddrinfo's EAI_* errors from lookup_host.
+const std::error_category& lookup_error_category() noexcept;
 
 } // namespace weft::net

@@ -137,6 +137,13 @@ struct join_access {
     static result<T> take(join_handle<T>& h) {
         return h.take_output();
     }
+    /// Takes the handle's task reference (with its join interest); the
+    /// caller must pass it to drop_join_handle eventually (join_set).
+    template <class T>
+    static task_header* release(join_handle<T>& h) noexcept {
+        if (h.consumed_) return nullptr;
+        return std::exchange(h.t_, nullptr);
+    }
 };
 
 template <class R>

@@ -220,6 +220,8 @@ class [[nodiscard]] timeout_result {
     using stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 public:
+    using value_type = T;
+
     timeout_result(elapsed e) : v_(std::in_place_index<1>, std::move(e)) {}
     template <class... A>
     explicit timeout_result(std::in_place_t, A&&... a)

@@ -45,10 +45,18 @@
 #define WEFT_CORO_RETURN_TYPE [[clang::coro_return_type, clang::coro_lifetimebound, gsl::Pointer]]
 #define WEFT_CORO_WRAPPER [[clang::coro_wrapper]]
 #define WEFT_LIFETIMEBOUND [[clang::lifetimebound]]
+// For wrappers that take their operands by value or move them in (join,
+// select): their arguments are not borrowed, so they are not lifetimebound.
+#if __has_cpp_attribute(clang::coro_disable_lifetimebound)
+#define WEFT_CORO_WRAPPER_OWNING [[clang::coro_wrapper, clang::coro_disable_lifetimebound]]
+#else
+#define WEFT_CORO_WRAPPER_OWNING [[clang::coro_wrapper]]
+#endif
 #endif
 #endif
 #ifndef WEFT_CORO_RETURN_TYPE
 #define WEFT_CORO_RETURN_TYPE
 #define WEFT_CORO_WRAPPER
+#define WEFT_CORO_WRAPPER_OWNING
 #define WEFT_LIFETIMEBOUND
 #endif

@@ -121,7 +121,8 @@ struct task_header {
     /// word's top bits (task_state.hpp).
     task_header(const task_vtable* vt, scheduler* s, std::uint64_t task_id,
                 std::coroutine_handle<> r, std::uint32_t site = 0) noexcept
-        : state(state_bits::initial | (std::uint64_t{site} << state_bits::site_shift)), vtable(vt), sched(s), id(task_id), root(r), resume_point(r),
+        : state(state_bits::initial | (std::uint64_t{site} << state_bits::site_shift)), vtable(vt),
+          sched(s), id(task_id), root(r), resume_point(r),
           join_waker_task(nullptr), join_waker_token(0), owned_index(0), suspend_token(0),
           wake_token(0) {}
     ~task_header() {}
@@ -178,6 +179,11 @@ struct thread_context {
     /// The runtime this thread is inside (a worker, or a thread in block_on).
     runtime_core* rt = nullptr;
     /// The task this thread is polling, or nullptr.
+    task_header* task = nullptr;
+    /// Where a leaf that suspends records itself: `task`, or, while a
+    /// join/select branch runs, that branch's header (detail/branch.hpp).
+    /// Wakers, suspension tokens and interrupt scopes follow `current`;
+    /// cancellation and the cooperative budget belong to `task`.
     task_header* current = nullptr;
     /// Opaque pointer to this thread's multi-thread worker, if it is one.
     void* worker = nullptr;
@@ -280,7 +286,7 @@ inline void suspend_and_yield(std::coroutine_handle<> h) {
 /// cannot starve the others.
 inline bool coop_proceed() noexcept {
     thread_context& ctx = this_thread_context();
-    task_header* t = ctx.current;
+    task_header* t = ctx.task;     // the spawned task, even inside a join/select branch
     if (t == nullptr) return true; // no task, no budget to keep
     if (WEFT_UNLIKELY(ctx.budget == 0)) return false;
     --ctx.budget;

@@ -1,0 +1,82 @@
+// weft::fs: file system calls on the blocking pool.
+//
+//   auto text = co_await weft::fs::read_to_string("config.toml");
+//   if (!text) { std::puts(text.message().c_str()); co_return; } // names the path
+//   co_await weft::fs::create_dir_all("out/logs");
+//   auto w = co_await weft::fs::write("out/logs/run.txt", *text);
+//
+// Linux has no asynchronous file I/O that works everywhere (regular files
+// are always "ready" to epoll), so, like tokio::fs, every call here is the
+// std::filesystem or POSIX call run by spawn_blocking: the awaiting task
+// suspends, its worker keeps running other tasks. Each call costs a hop to
+// a blocking thread and back; batch work into one spawn_blocking of your
+// own when you make many small calls.
+//
+// Results are io::result<T>, as for sockets: a missing file or a denied
+// permission is a value whose message names the operation and the path
+// ("read_to_string 'config.toml': No such file or directory"), not an
+// exception. The arguments (path, data) are copied into the call, so
+// nothing borrowed from the caller is touched on the blocking thread.
+// If the runtime shuts down before the call starts, the result is
+// std::errc::operation_canceled.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "weft/io.hpp"
+#include "weft/task.hpp"
+
+namespace weft::fs {
+
+/// The whole file, as bytes.
+///
+///   auto bytes = co_await weft::fs::read("image.png");
+task<io::result<std::vector<std::byte>>> read(std::filesystem::path path);
+
+/// The whole file, as text (no encoding check).
+///
+///   auto s = co_await weft::fs::read_to_string("notes.txt");
+task<io::result<std::string>> read_to_string(std::filesystem::path path);
+
+/// Creates or truncates the file and writes `data` to it.
+///
+///   auto r = co_await weft::fs::write("out.txt", std::string("hello\n"));
+///   if (!r) log(r.message());
+task<io::result<void>> write(std::filesystem::path path, std::string data);
+/// Same, for bytes.
+task<io::result<void>> write(std::filesystem::path path, std::vector<std::byte> data);
+
+/// What metadata() reports.
+struct metadata_t {
+    std::uintmax_t size = 0;
+    bool is_file = false;
+    bool is_dir = false;
+    bool is_symlink = false;
+    std::filesystem::perms permissions = std::filesystem::perms::none;
+    std::filesystem::file_time_type modified{};
+};
+
+/// Size, type, permissions and modification time (following symlinks;
+/// is_symlink tells whether the path itself is one).
+///
+///   auto m = co_await weft::fs::metadata("data.bin");
+///   if (m && m->is_file) std::printf("%ju bytes\n", m->size);
+task<io::result<metadata_t>> metadata(std::filesystem::path path);
+
+/// Creates the directory and any missing parents; an existing directory is
+/// not an error.
+///
+///   co_await weft::fs::create_dir_all("cache/v1/blobs");
+task<io::result<void>> create_dir_all(std::filesystem::path path);
+
+/// Removes a file (not a directory). A missing file is an error
+/// (std::errc::no_such_file_or_directory), as with Tokio.
+///
+///   co_await weft::fs::remove_file("stale.lock");
+task<io::result<void>> remove_file(std::filesystem::path path);
+
+} // namespace weft::fs
