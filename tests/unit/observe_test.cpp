@@ -345,3 +345,26 @@ TEST(ObserveSigquit, PrintsTheDumpToStderr) {
 }
 
 } // namespace
+
+namespace {
+
+TEST_P(Observe, JoinSetSpawnTakesANamedSite) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        weft::cancellation_token go;
+        weft::join_set<void> set;
+        weft::abort_handle a = set.spawn(weft::named("set-member"), wait_on, go); const std::uint32_t line = __LINE__;
+        weft::runtime_dump d = weft::runtime_handle::current().dump();
+        const weft::task_snapshot* t = find(d, a.id());
+        EXPECT_NE(t, nullptr) << d;
+        if (t != nullptr) {
+            EXPECT_EQ(t->site.name, "set-member");
+            EXPECT_EQ(t->site.line, line);
+        }
+        go.cancel();
+        auto r = co_await set.join_next();
+        EXPECT_TRUE(r.has_value() && r->has_value());
+    });
+}
+
+} // namespace
