@@ -17,6 +17,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$REPO/build-bench}"
+# Absolute: cargo runs from benches/tokio-http.
+[[ "$BUILD_DIR" == /* ]] || BUILD_DIR="$PWD/$BUILD_DIR"
 WEFT_BIN="${WEFT_BIN:-$BUILD_DIR/benches/weft-bench}"
 HTTP_REPEAT="${HTTP_REPEAT:-3}"
 HTTP_CONNS="${HTTP_CONNS:-64}"
