@@ -107,8 +107,9 @@ protected:
     /// Aborts every registered task after the workers are gone. Call with
     /// the thread context pointing at this runtime.
     void abort_all_registered() noexcept;
-    /// The blocking pool's part of metrics().
+    /// The blocking pool's and the I/O driver's part of metrics().
     void fill_blocking_metrics(runtime_metrics& m) const noexcept {
+        m.io_registrations = io_->registered();
         m.num_blocking_threads = blocking_.num_threads();
         m.num_idle_blocking_threads = blocking_.num_idle();
         m.blocking_queue_depth = blocking_.queue_depth();

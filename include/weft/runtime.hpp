@@ -80,6 +80,8 @@ struct runtime_metrics {
     std::uint64_t num_blocking_threads = 0;
     std::uint64_t num_idle_blocking_threads = 0;
     std::uint64_t blocking_queue_depth = 0;
+    /// Sockets (and signal descriptors) registered with the I/O driver.
+    std::uint64_t io_registrations = 0;
     struct worker {
         std::uint64_t poll_count = 0;
         std::uint64_t steal_count = 0;

@@ -407,3 +407,18 @@ TEST(NetMultiThread, LongTaskOnThePollingWorkerDoesNotStallIo) {
 TEST(Net, OutsideARuntimeThrows) {
     EXPECT_THROW((void)weft::net::tcp_listener::bind("127.0.0.1:0"), weft::runtime_error);
 }
+
+TEST_P(NetFlavors, MetricsCountIoRegistrations) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([&]() -> weft::task<> {
+        auto count = [] { return weft::runtime_handle::current().metrics().io_registrations; };
+        std::uint64_t before = count();
+        {
+            server s = listen_any();
+            auto c = co_await weft::net::tcp_stream::connect(s.addr);
+            EXPECT_TRUE(c) << c.message();
+            EXPECT_EQ(count(), before + 2) << "the listener and the stream";
+        }
+        EXPECT_EQ(count(), before) << "closing a socket deregisters it";
+    });
+}
