@@ -53,8 +53,7 @@ void print_top(const weft::runtime_dump& d, int frame) {
     for (const weft::task_snapshot& t : d.tasks) {
         std::string where = std::string(t.site.file.substr(t.site.file.rfind('/') + 1)) + ":" +
                             std::to_string(t.site.line);
-        std::printf("  %-6llu %-14s %-9s %-20s %s\n",
-                    static_cast<unsigned long long>(t.id.value()),
+        std::printf("  %-6llu %-14s %-9s %-20s %s\n", static_cast<unsigned long long>(t.id.value()),
                     t.site.name.empty() ? "-" : std::string(t.site.name).c_str(),
                     weft::to_string(t.state), where.c_str(), t.suspended_in.c_str());
     }
@@ -80,8 +79,8 @@ int main() {
         weft::cancellation_token stop;
         auto acceptor = weft::spawn(weft::named("accept-loop"), accept_loop, &incoming);
         auto tick = weft::spawn(weft::named("ticker"), ticker, stop);
-        auto conn = weft::spawn(weft::named(std::string("conn-") + std::to_string(1)), connection,
-                                &peer);
+        auto conn =
+            weft::spawn(weft::named(std::string("conn-") + std::to_string(1)), connection, &peer);
 
         // top: a few frames, one every 15 ms.
         for (int frame = 1; frame <= 3; ++frame) {

@@ -203,7 +203,8 @@ struct elf_symbols {
         struct stat st {};
         void* map = MAP_FAILED;
         if (::fstat(fd, &st) == 0 && st.st_size > 0)
-            map = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+            map = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd,
+                         0);
         ::close(fd);
         if (map == MAP_FAILED) return;
         std::string_view data(static_cast<const char*>(map), static_cast<std::size_t>(st.st_size));
@@ -219,7 +220,8 @@ struct elf_symbols {
         Elf64_Ehdr eh;
         std::memcpy(&eh, data.data(), sizeof eh);
         relative = eh.e_type == ET_DYN;
-        if (eh.e_shoff == 0 || eh.e_shoff + std::size_t{eh.e_shnum} * sizeof(Elf64_Shdr) > data.size())
+        if (eh.e_shoff == 0 ||
+            eh.e_shoff + std::size_t{eh.e_shnum} * sizeof(Elf64_Shdr) > data.size())
             return;
         std::vector<Elf64_Shdr> sh(eh.e_shnum);
         std::memcpy(sh.data(), data.data() + eh.e_shoff, sh.size() * sizeof(Elf64_Shdr));
@@ -237,7 +239,8 @@ struct elf_symbols {
                     sym.st_name >= strtab.sh_size)
                     continue;
                 const char* name = data.data() + strtab.sh_offset + sym.st_name;
-                syms.push_back({sym.st_value, sym.st_value + std::max<std::uint64_t>(sym.st_size, 1),
+                syms.push_back({sym.st_value,
+                                sym.st_value + std::max<std::uint64_t>(sym.st_size, 1),
                                 std::string(name, ::strnlen(name, strtab.sh_size - sym.st_name))});
             }
         }
@@ -258,8 +261,8 @@ std::string tidy_coroutine_name(std::string d) {
     std::size_t frame = d.find(".Frame*)");
     if (frame != std::string::npos) {
         std::size_t mangled = d.rfind("::_Z", frame);
-        for (std::size_t open = d.find('('); open != std::string::npos && mangled != std::string::npos &&
-                                             open < mangled;
+        for (std::size_t open = d.find('(');
+             open != std::string::npos && mangled != std::string::npos && open < mangled;
              open = d.find('(', open + 1)) {
             if (d.compare(open + 1, open, d, 0, open) == 0)
                 return d.substr(open + 1, mangled - open - 1);
@@ -378,7 +381,7 @@ runtime_dump runtime_base::dump_tasks() const {
                 // It changed between the load and the claim: read again.
                 std::uint64_t s2 = t->state.load(std::memory_order_acquire);
                 snap.state = (s2 & state_bits::running) ? task_run_state::running
-                                                         : task_run_state::scheduled;
+                                                        : task_run_state::scheduled;
                 if (s2 & state_bits::complete) snap.id = task_id(); // finished meanwhile
             }
             if (snap.id != task_id()) d.tasks.push_back(std::move(snap));
@@ -547,8 +550,9 @@ extern "C" void on_sigquit(int) {
 
 void runtime_base::start_observers() {
     if (cfg_.long_poll_threshold.count() > 0) {
-        watchdog_ = std::make_unique<watchdog>(cfg_.long_poll_threshold, cfg_.on_long_poll,
-                                               [this](task_header* p) { return find_live_task(p); });
+        watchdog_ =
+            std::make_unique<watchdog>(cfg_.long_poll_threshold, cfg_.on_long_poll,
+                                       [this](task_header* p) { return find_live_task(p); });
     }
     if (cfg_.dump_on_sigquit) {
         install_sigquit_dump();

@@ -121,34 +121,14 @@ private:
     }
     static void drop_callable_fn(task_header* t) noexcept { self(t)->f_.~C(); }
     static void drop_output_fn(task_header* t) noexcept {
-        switch (t->output()) {
-        case output_kind::panic:
-            t->panic.~exception_ptr();
-            break;
-        case output_kind::value:
+        drop_task_output<R>(t, [&] {
             if constexpr (has_value) self(t)->out_.~out_t();
-            break;
-        default:
-            break;
-        }
-        t->set_output(output_kind::taken);
+        });
     }
     static void read_output_fn(task_header* t, void* dst) noexcept {
-        switch (t->output()) {
-        case output_kind::panic:
-            ::new (dst) result<R>(join_error::panic(task_id(t->id), std::move(t->panic)));
-            break;
-        case output_kind::value:
-            if constexpr (has_value) {
-                ::new (dst) result<R>(std::move(self(t)->out_));
-            } else {
-                ::new (dst) result<R>();
-            }
-            break;
-        default:
-            ::new (dst) result<R>(join_error::cancelled(task_id(t->id)));
-            break;
-        }
+        read_task_output<R>(t, dst, [&]() -> decltype(auto) {
+            if constexpr (has_value) return std::move(self(t)->out_);
+        });
         drop_output_fn(t);
     }
     static void dealloc_fn(task_header* t) noexcept { delete self(t); }

@@ -65,7 +65,9 @@ public:
     /// Where the named(...) expression was written (the spawn call).
     ///
     ///   weft::named n("job");  // n.location().line() is this line
-    const std::source_location& location() const noexcept { return loc_; }
+    const std::source_location& location() const noexcept {
+        return loc_;
+    }
 
 private:
     const char* literal_;

@@ -189,8 +189,7 @@ auto block_on_core(runtime_core& rt, std::uint32_t site, F&& f, Args&&... args) 
                           "weft::block_on: the task's output must be a value");
             return root_handle<R>{adopt_root(nullptr, std::move(f), site)};
         } else {
-            return make_root(site,
-                             make_callable(std::forward<F>(f), std::forward<Args>(args)...));
+            return make_root(site, make_callable(std::forward<F>(f), std::forward<Args>(args)...));
         }
     }();
     using R = typename decltype(h)::value_type_;
@@ -219,8 +218,7 @@ auto block_on_core(runtime_core& rt, std::uint32_t site, F&& f, Args&&... args) 
         return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f));               \
     }                                                                                              \
     template <spawnable_callable F, class A1>                                                      \
-    auto spawn(F&& f, A1&& a1, std::source_location loc = std::source_location::current())         \
-        CONST {                                                                                    \
+    auto spawn(F&& f, A1&& a1, std::source_location loc = std::source_location::current()) CONST { \
         return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f),                \
                                 std::forward<A1>(a1));                                             \
     }                                                                                              \

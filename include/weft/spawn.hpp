@@ -120,6 +120,42 @@ struct output_of<R&> {
     static R& get(type& v) noexcept { return *v; }
 };
 
+/// The join side of a finished task's output, shared by spawned tasks and
+/// blocking calls: drops it (`destroy` destroys the value, called only for
+/// a value), or moves it into a result<R> at `dst` (`get` gives the value).
+template <class R, class Destroy>
+void drop_task_output(task_header* t, Destroy&& destroy) noexcept {
+    switch (t->output()) {
+    case output_kind::panic:
+        t->panic.~exception_ptr();
+        break;
+    case output_kind::value:
+        if constexpr (!std::is_void_v<R>) destroy();
+        break;
+    default:
+        break;
+    }
+    t->set_output(output_kind::taken);
+}
+template <class R, class Get>
+void read_task_output(task_header* t, void* dst, Get&& get) noexcept {
+    switch (t->output()) {
+    case output_kind::panic:
+        ::new (dst) result<R>(join_error::panic(task_id(t->id), std::move(t->panic)));
+        break;
+    case output_kind::value:
+        if constexpr (!std::is_void_v<R>) {
+            ::new (dst) result<R>(get());
+        } else {
+            ::new (dst) result<R>();
+        }
+        break;
+    default:
+        ::new (dst) result<R>(join_error::cancelled(task_id(t->id)));
+        break;
+    }
+}
+
 template <class C, class R>
 class spawned_task final : public task_header {
     static constexpr bool has_value = !std::is_void_v<R>;
@@ -190,34 +226,14 @@ private:
     }
     static void drop_callable_fn(task_header* t) noexcept { self(t)->storage_.drop_fn(); }
     static void drop_output_fn(task_header* t) noexcept {
-        switch (t->output()) {
-        case output_kind::panic:
-            t->panic.~exception_ptr();
-            break;
-        case output_kind::value:
+        drop_task_output<R>(t, [&] {
             if constexpr (has_value) self(t)->storage_.out.~out_t();
-            break;
-        default:
-            break;
-        }
-        t->set_output(output_kind::taken);
+        });
     }
     static void read_output_fn(task_header* t, void* dst) noexcept {
-        switch (t->output()) {
-        case output_kind::panic:
-            ::new (dst) result<R>(join_error::panic(task_id(t->id), std::move(t->panic)));
-            break;
-        case output_kind::value:
-            if constexpr (has_value) {
-                ::new (dst) result<R>(output_of<R>::get(self(t)->storage_.out));
-            } else {
-                ::new (dst) result<R>();
-            }
-            break;
-        default:
-            ::new (dst) result<R>(join_error::cancelled(task_id(t->id)));
-            break;
-        }
+        read_task_output<R>(t, dst, [&]() -> decltype(auto) {
+            if constexpr (has_value) return output_of<R>::get(self(t)->storage_.out);
+        });
         drop_output_fn(t);
     }
     static void dealloc_fn(task_header* t) noexcept { delete self(t); }
@@ -312,8 +328,8 @@ auto spawn_on(runtime_core* rt, std::uint32_t site, F&& f, Args&&... args) {
 ///
 ///   static_assert(weft::spawnable_callable<decltype(&serve)>);
 template <class F>
-concept spawnable_callable =
-    !detail::is_task<std::remove_cvref_t<F>>::value && !std::is_same_v<std::remove_cvref_t<F>, named>;
+concept spawnable_callable = !detail::is_task<std::remove_cvref_t<F>>::value &&
+                             !std::is_same_v<std::remove_cvref_t<F>, named>;
 
 /// Spawns `f(args...)` (which returns task<R>) as a new task on the current
 /// runtime and returns its join_handle<R>. Throws weft::runtime_error when

@@ -16,9 +16,7 @@ weft::task<std::size_t> length(const std::string& s) {
 }
 
 struct counter {
-    weft::task<int> add(int x) {
-        co_return base + x;
-    }
+    weft::task<int> add(int x) { co_return base + x; }
     int base = 1;
 };
 

@@ -62,7 +62,8 @@ TEST_P(Observe, SpawnRecordsTheCallersLocation) {
     weft::runtime rt = make_runtime();
     rt.block_on([]() -> weft::task<> {
         weft::cancellation_token go;
-        auto h = weft::spawn(wait_on, go); const std::uint32_t line = __LINE__;
+        auto h = weft::spawn(wait_on, go);
+        const std::uint32_t line = __LINE__ - 1; // the spawn's line
         weft::runtime_dump d = co_await dump_once_idle(h.id());
         const weft::task_snapshot* t = find(d, h.id());
         EXPECT_NE(t, nullptr) << d;
@@ -288,7 +289,8 @@ TEST_P(Observe, WatchdogReportsALongPollOnce) {
         auto h = weft::spawn(weft::named("blocker"), [reported]() -> weft::task<> {
             reported.wait();
             co_return;
-        }); line = __LINE__ - 3;
+        });
+        line = __LINE__ - 4; // the spawn's first line
         id = h.id();
         auto r = co_await h;
         EXPECT_TRUE(r.has_value());
@@ -353,7 +355,8 @@ TEST_P(Observe, JoinSetSpawnTakesANamedSite) {
     rt.block_on([]() -> weft::task<> {
         weft::cancellation_token go;
         weft::join_set<void> set;
-        weft::abort_handle a = set.spawn(weft::named("set-member"), wait_on, go); const std::uint32_t line = __LINE__;
+        weft::abort_handle a = set.spawn(weft::named("set-member"), wait_on, go);
+        const std::uint32_t line = __LINE__ - 1; // the spawn's line
         weft::runtime_dump d = weft::runtime_handle::current().dump();
         const weft::task_snapshot* t = find(d, a.id());
         EXPECT_NE(t, nullptr) << d;

@@ -98,8 +98,8 @@ inline std::uint32_t intern_site(const std::source_location& loc,
     const void* key = site_key(loc);
     if constexpr (sizeof(std::source_location) == sizeof(const void*)) {
         // The key alone identifies the call site; a hit is a few instructions.
-        std::uintptr_t h =
-            (reinterpret_cast<std::uintptr_t>(key) >> 4) ^ (reinterpret_cast<std::uintptr_t>(name) >> 2);
+        std::uintptr_t h = (reinterpret_cast<std::uintptr_t>(key) >> 4) ^
+                           (reinterpret_cast<std::uintptr_t>(name) >> 2);
         site_cache_entry& e = site_cache[(h ^ (h >> 6)) & (site_cache_size - 1)];
         if (WEFT_LIKELY(e.key == key && e.name == name)) return e.index;
         return intern_site_slow(loc, name, e);

@@ -122,9 +122,8 @@ struct task_header {
     task_header(const task_vtable* vt, scheduler* s, std::uint64_t task_id,
                 std::coroutine_handle<> r, std::uint32_t site = 0) noexcept
         : state(state_bits::initial | (std::uint64_t{site} << state_bits::site_shift)), vtable(vt),
-          sched(s), id(task_id), root(r), resume_point(r),
-          join_waker_task(nullptr), join_waker_token(0), owned_index(0), suspend_token(0),
-          wake_token(0) {}
+          sched(s), id(task_id), root(r), resume_point(r), join_waker_task(nullptr),
+          join_waker_token(0), owned_index(0), suspend_token(0), wake_token(0) {}
     ~task_header() {}
 
     task_header(const task_header&) = delete;

@@ -144,8 +144,8 @@ struct value_slot {
     };
 };
 template <class V>
-requires(std::is_empty_v<V> && std::is_trivially_default_constructible_v<V> &&
-         std::is_trivially_destructible_v<V>) struct value_slot<V> {
+requires(std::is_empty_v<V>&& std::is_trivially_default_constructible_v<V>&&
+             std::is_trivially_destructible_v<V>) struct value_slot<V> {
     [[no_unique_address]] V value;
 };
 
@@ -546,8 +546,7 @@ private:
 template <class T>
 auto channel() {
     static_assert(sizeof(void*) != 8 || sizeof(detail::stored_t<T>) > 8 ||
-                      sizeof(detail::inner<detail::stored_t<T>>) <=
-                          (std::is_void_v<T> ? 24u : 32u),
+                      sizeof(detail::inner<detail::stored_t<T>>) <= (std::is_void_v<T> ? 24u : 32u),
                   "the oneshot state must stay small (idle_tasks_memory)");
     auto* c = detail::inner<detail::stored_t<T>>::make();
     return std::pair<sender<T>, receiver<T>>(std::piecewise_construct,
