@@ -41,9 +41,16 @@ weft::task<int> ticker(weft::cancellation_token stop) {
     co_return ticks;
 }
 
-// A connection handler waiting for its peer.
-weft::task<> connection(weft::sync::notify* peer) {
+// A connection handler waiting for its peer's request, one coroutine down:
+// the dump shows both frames, each at its co_await.
+weft::task<int> read_request(weft::sync::notify* peer) {
     co_await peer->notified();
+    co_return 1;
+}
+
+weft::task<> connection(weft::sync::notify* peer) {
+    int requests = co_await read_request(peer);
+    (void)requests;
 }
 
 // What `top` prints: the dump, without the per-run details (the dump's own
@@ -53,9 +60,18 @@ void print_top(const weft::runtime_dump& d, int frame) {
     for (const weft::task_snapshot& t : d.tasks) {
         std::string where = std::string(t.site.file.substr(t.site.file.rfind('/') + 1)) + ":" +
                             std::to_string(t.site.line);
-        std::printf("  %-6llu %-14s %-9s %-20s %s\n", static_cast<unsigned long long>(t.id.value()),
-                    t.site.name.empty() ? "-" : std::string(t.site.name).c_str(),
-                    weft::to_string(t.state), where.c_str(), t.suspended_in.c_str());
+        // Where an idle task waits: its innermost coroutine and co_await.
+        std::string awaiting;
+        if (!t.awaiting.empty()) {
+            const weft::await_frame& f = t.awaiting.front();
+            awaiting = std::string(f.kind) + " at " +
+                       std::string(f.file.substr(f.file.rfind('/') + 1)) + ":" +
+                       std::to_string(f.line);
+        }
+        std::printf(
+            "  %-6llu %-14s %-9s %-20s %s  %s\n", static_cast<unsigned long long>(t.id.value()),
+            t.site.name.empty() ? "-" : std::string(t.site.name).c_str(), weft::to_string(t.state),
+            where.c_str(), t.suspended_in.c_str(), awaiting.c_str());
     }
     std::fflush(stdout);
 }

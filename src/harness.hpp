@@ -7,10 +7,11 @@
 // shutdown_task(t)   runtime shutdown: claims an idle task and cancels it
 //                    inline; a running one is cancelled by its poller.
 // cancel_unpolled(t) a task spawned into a closed runtime: never runs.
-// peek_resume_function(t)
+// peek_suspension(t, out)
 //                    the dump: briefly claims an idle task (RUNNING, as a
-//                    poller) to read the resume function of the coroutine
-//                    it is suspended in; nullptr when the task is not idle.
+//                    poller) to read its chain of suspended coroutines, from
+//                    the innermost to the root: each one's resume function
+//                    and await site. False when the task is not idle.
 // run_blocking_task(t)
 //                    a blocking pool thread popped `t` (a blocking_task,
 //                    blocking.hpp): the same transitions as poll_task, but
@@ -19,6 +20,9 @@
 //                    a queued blocking call that will never run (shutdown).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 #include "weft/detail/task_header.hpp"
 
 namespace weft::detail {
@@ -26,8 +30,19 @@ namespace weft::detail {
 void poll_task(task_header* t) noexcept;
 void shutdown_task(task_header* t) noexcept;
 void cancel_unpolled(task_header* t) noexcept;
+/// One suspended coroutine of an idle task, as peek_suspension reads it.
+struct peeked_frame {
+    const void* resume_function = nullptr; // the frame's first word
+    std::uintptr_t await_site = 0;         // task_promise::await_site_word()
+};
+struct peeked_task {
+    static constexpr std::size_t max_frames = 32;
+    peeked_frame frames[max_frames];
+    std::size_t size = 0;
+    bool truncated = false; // the chain was deeper than max_frames
+};
 /// The caller holds a reference to `t`.
-const void* peek_resume_function(task_header* t) noexcept;
+bool peek_suspension(task_header* t, peeked_task& out) noexcept;
 void run_blocking_task(task_header* t) noexcept;
 /// poll_task from inside another task's poll (a local_set driven by its
 /// run_until): saves and restores the poller's thread context around it.

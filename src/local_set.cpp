@@ -111,6 +111,8 @@ public:
 
     bool driving = false;
 
+    runtime_dump dump() const { return dump_registry(owned_); }
+
     /// The set is destroyed: abort every task left, on this thread.
     void shutdown() noexcept {
         waker driver;
@@ -235,6 +237,10 @@ local_set::local_set() : state_(std::make_unique<detail::local_set_state>()) {}
 
 local_set::~local_set() {
     state_->shutdown();
+}
+
+runtime_dump local_set::dump() const {
+    return state_->dump();
 }
 
 } // namespace weft

@@ -332,6 +332,12 @@ std::ostream& operator<<(std::ostream& os, const runtime_dump& d) {
         print_site(os, t.site);
         if (!t.suspended_in.empty()) os << ", suspended in " << t.suspended_in;
         os << '\n';
+        for (const await_frame& f : t.awaiting) {
+            os << "      awaiting " << f.kind;
+            if (!f.file.empty()) os << " at " << base_name(f.file) << ':' << f.line;
+            os << " in " << f.function << '\n';
+        }
+        if (t.awaiting_truncated) os << "      ... (deeper frames not shown)\n";
     }
     return os;
 }
@@ -353,16 +359,117 @@ namespace weft::detail {
 
 // --- the dump --------------------------------------------------------------------------
 
+const char* await_kind_name(await_kind k) noexcept {
+    switch (k) {
+    case await_kind::unknown:
+        break;
+    case await_kind::task:
+        return "task";
+    case await_kind::join_handle:
+        return "join handle";
+    case await_kind::yield_now:
+        return "yield_now";
+    case await_kind::sleep:
+        return "sleep";
+    case await_kind::timeout:
+        return "timeout";
+    case await_kind::notify:
+        return "notify";
+    case await_kind::semaphore:
+        return "semaphore acquire";
+    case await_kind::mutex:
+        return "mutex lock";
+    case await_kind::barrier:
+        return "barrier wait";
+    case await_kind::oneshot_recv:
+        return "oneshot recv";
+    case await_kind::oneshot_closed:
+        return "oneshot closed";
+    case await_kind::mpsc_send:
+        return "mpsc send";
+    case await_kind::mpsc_reserve:
+        return "mpsc reserve";
+    case await_kind::mpsc_recv:
+        return "mpsc recv";
+    case await_kind::broadcast_recv:
+        return "broadcast recv";
+    case await_kind::watch_changed:
+        return "watch changed";
+    case await_kind::cancelled:
+        return "cancelled";
+    case await_kind::join_next:
+        return "join_next";
+    case await_kind::branches:
+        return "branches";
+    case await_kind::io_readiness:
+        return "io readiness";
+    case await_kind::count_:
+        break;
+    }
+    return "unknown";
+}
+
+await_site unpack_await_site(std::uintptr_t word) noexcept {
+    await_site out;
+    if ((word & await_site_tag) == 0) return out;
+    std::uintptr_t ptr = word & ~await_site_tag;
+    if constexpr (sizeof(std::uintptr_t) == 8) {
+        std::uintptr_t kind = word >> await_kind_shift;
+        out.kind = kind < static_cast<std::uintptr_t>(await_kind::count_)
+                       ? static_cast<await_kind>(kind)
+                       : await_kind::unknown;
+        ptr &= await_site_mask;
+    }
+    // std::source_location is the pointer __builtin_source_location returns
+    // (libstdc++ and libc++ alike); rebuild one from it.
+    static_assert(sizeof(std::source_location) == sizeof(const void*));
+    const void* impl = reinterpret_cast<const void*>(ptr);
+    if (impl != nullptr) std::memcpy(static_cast<void*>(&out.where), &impl, sizeof impl);
+    out.known = true;
+    return out;
+}
+
+namespace {
+
+void fill_awaiting(task_snapshot& snap, const peeked_task& p) {
+    snap.awaiting.reserve(p.size);
+    for (std::size_t i = 0; i < p.size; ++i) {
+        await_frame f;
+        f.resume_function = p.frames[i].resume_function;
+        if (f.resume_function != nullptr) f.function = symbolize(f.resume_function);
+        await_site site = unpack_await_site(p.frames[i].await_site);
+        f.kind = await_kind_name(site.kind);
+        if (site.where.file_name() != nullptr && site.where.line() != 0) {
+            f.file = site.where.file_name();
+            f.line = site.where.line();
+            f.column = site.where.column();
+        }
+        snap.awaiting.push_back(std::move(f));
+    }
+    snap.awaiting_truncated = p.truncated;
+    if (!snap.awaiting.empty()) {
+        snap.resume_function = snap.awaiting.front().resume_function;
+        snap.suspended_in = snap.awaiting.front().function;
+    }
+}
+
+} // namespace
+
 runtime_dump runtime_base::dump_tasks() const {
+    return dump_registry(owned_);
+}
+
+runtime_dump dump_registry(const owned_tasks& owned) {
     runtime_dump d;
     std::vector<task_header*> live;
     // The registry holds a reference to each task until it completes; take
     // ours under the shard lock, then look at each task without any lock.
-    const_cast<owned_tasks&>(owned_).for_each([&](task_header* t) {
+    const_cast<owned_tasks&>(owned).for_each([&](task_header* t) {
         task_ref_inc(t);
         live.push_back(t);
     });
     d.tasks.reserve(live.size());
+    peeked_task peeked;
     for (task_header* t : live) {
         std::uint64_t s = t->state.load(std::memory_order_acquire);
         if (!(s & state_bits::complete)) {
@@ -373,10 +480,9 @@ runtime_dump runtime_base::dump_tasks() const {
                 snap.state = task_run_state::running;
             } else if (s & state_bits::notified) {
                 snap.state = task_run_state::scheduled;
-            } else if (const void* fn = peek_resume_function(t)) {
+            } else if (peek_suspension(t, peeked)) {
                 snap.state = task_run_state::idle;
-                snap.resume_function = fn;
-                snap.suspended_in = symbolize(fn);
+                fill_awaiting(snap, peeked);
             } else {
                 // It changed between the load and the claim: read again.
                 std::uint64_t s2 = t->state.load(std::memory_order_acquire);

@@ -168,6 +168,9 @@ private:
     thread_context saved_;
 };
 
+/// The live tasks of a registry (a runtime's, or a local_set's), for dump().
+runtime_dump dump_registry(const owned_tasks& owned);
+
 std::shared_ptr<runtime_core> make_multi_thread(runtime_config cfg);
 std::shared_ptr<runtime_core> make_current_thread(runtime_config cfg);
 

@@ -12,6 +12,7 @@
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime_error.hpp"
+#include "weft/task.hpp"
 #include "weft/task_id.hpp"
 
 namespace weft::detail {
@@ -189,40 +190,57 @@ void poll_task(task_header* t) noexcept {
     }
 }
 
-const void* peek_resume_function(task_header* t) noexcept {
+bool peek_suspension(task_header* t, peeked_task& out) noexcept {
     // Claim RUNNING from idle, as a poller would (the caller holds a
     // reference; a running, scheduled or complete task is left alone: its
     // frames belong to someone else or are about to).
     namespace b = state_bits;
     std::uint64_t s = t->state.load(std::memory_order_acquire);
     do {
-        if (s & (b::running | b::complete | b::notified)) return nullptr;
+        if (s & (b::running | b::complete | b::notified)) return false;
     } while (!t->state.compare_exchange_weak(s, s | b::running, std::memory_order_acq_rel,
                                              std::memory_order_acquire));
-    // We hold RUNNING: resume_point is ours to read and its frame cannot be
-    // destroyed meanwhile. GCC and Clang put the resume function first in
-    // a coroutine frame.
-    const void* fn = nullptr;
-    if (t->resume_point) std::memcpy(&fn, t->resume_point.address(), sizeof fn);
-    // Give RUNNING back with poll_task's to_idle: a wake or abort that
-    // arrived meanwhile set NOTIFIED (and CANCELLED) and left the
-    // rescheduling to us, exactly as to a poller. The reference we take
-    // here plays the popped queue entry's part.
+    // We hold RUNNING: the frames are ours to read and none can be destroyed
+    // meanwhile. From the innermost coroutine (resume_point), each task<>
+    // promise names the coroutine awaiting it, up to the root (whose
+    // continuation word holds interrupt scopes instead, so stop there). GCC
+    // and Clang put the resume function first in a frame, and every
+    // task_promise<T> at the offset of task_promise<void> (T is at most
+    // 16-aligned, task.hpp).
+    out.size = 0;
+    out.truncated = false;
+    std::coroutine_handle<> h = t->resume_point;
+    while (h) {
+        if (out.size == peeked_task::max_frames) {
+            out.truncated = true;
+            break;
+        }
+        peeked_frame& f = out.frames[out.size++];
+        std::memcpy(&f.resume_function, h.address(), sizeof f.resume_function);
+        const task_promise_base& p =
+            std::coroutine_handle<task_promise<void>>::from_address(h.address()).promise();
+        f.await_site = p.await_site_word();
+        if (h == t->root) break;
+        h = p.continuation();
+    }
+    // Give RUNNING back (to_idle_after_peek): a wake or abort that arrived
+    // meanwhile set NOTIFIED or CANCELLED and left the rescheduling to us,
+    // as to a poller. The reference we take here plays the popped queue
+    // entry's part.
     task_ref_inc(t);
-    switch (state_of(t).to_idle(false)) {
+    switch (state_of(t).to_idle_after_peek()) {
     case to_idle_result::ok:
         break;
     case to_idle_result::ok_notified:
         t->sched->schedule(t, true);
         break;
-    case to_idle_result::ok_dealloc:
+    case to_idle_result::ok_dealloc: // not reached: the caller holds a reference
         dealloc(t);
         break;
     case to_idle_result::cancelled:
-        cancel(t);
-        break;
+        break; // not returned by to_idle_after_peek
     }
-    return fn;
+    return true;
 }
 
 void shutdown_task(task_header* t) noexcept {

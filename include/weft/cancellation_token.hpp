@@ -92,6 +92,7 @@ struct cancel_node {
 /// the token is cancelled. Holds a copy of the token.
 class cancelled_awaiter : public detail::awaitable_tag {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::cancelled;
     /// Copies make a fresh wait on the same token: only an unawaited object
     /// may be copied (GCC 12 copies a named awaiter in `co_await a`).
     cancelled_awaiter(const cancelled_awaiter& o) noexcept;

@@ -75,6 +75,8 @@ private:
 template <class T>
 class join_handle {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind =
+        weft::detail::await_kind::join_handle;
     join_handle() noexcept = default;
     /// Adopts the join handle's reference of `t` (used by spawn).
     explicit join_handle(detail::task_header* t) noexcept : t_(t) {}

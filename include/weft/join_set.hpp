@@ -264,6 +264,8 @@ public:
     /// The awaitable of join_next().
     class join_next_awaiter : public detail::awaitable_tag {
     public:
+        static constexpr weft::detail::await_kind weft_await_kind =
+            weft::detail::await_kind::join_next;
         join_next_awaiter(const join_next_awaiter& o) noexcept : set_(o.set_), id_(o.id_) {}
         join_next_awaiter& operator=(const join_next_awaiter&) = delete;
         ~join_next_awaiter() {

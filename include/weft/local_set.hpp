@@ -46,6 +46,7 @@
 #pragma once
 
 #include <memory>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 
@@ -86,19 +87,20 @@ local_spawner* spawner_of(local_set_state& s) noexcept;
 task<> drive_local_set(local_set_state& s, abort_handle target);
 
 /// Spawns onto `sp`: the core of spawn_local, for combinators (join_set).
+/// `site`: the interned spawn site (spawn_site.hpp), 0 when unknown.
 template <class F, class... Args>
-auto spawn_local_on(local_spawner* sp, F&& f, Args&&... args) {
+auto spawn_local_on(local_spawner* sp, std::uint32_t site, F&& f, Args&&... args) {
     if constexpr (sizeof...(Args) == 0 && is_task<std::decay_t<F>>::value) {
         using R = typename std::decay_t<F>::value_type;
         static_assert(!std::is_reference_v<R>,
                       "weft::spawn_local: a spawned task's output must be a value");
-        auto* t = adopt_root(sp->local_scheduler(), std::move(f));
+        auto* t = adopt_root(sp->local_scheduler(), std::move(f), site);
         sp->submit_local(t);
         return join_handle<R>(t);
     } else {
         auto c = make_callable(std::forward<F>(f), std::forward<Args>(args)...);
         using R = typename callable_result_t<decltype(c)>::value_type;
-        auto* t = build_spawned_task(sp->local_scheduler(), std::move(c));
+        auto* t = build_spawned_task(sp->local_scheduler(), std::move(c), site);
         sp->submit_local(t);
         return join_handle<R>(t);
     }
@@ -115,7 +117,9 @@ struct abort_on_drop {
 /// Spawns `f(args...)` (returning task<R>), or a task<R>, as a task pinned to
 /// the calling thread: onto the current local_set, the current multi-thread
 /// worker, or the current-thread runtime (see the file comment). Throws
-/// weft::runtime_error on any other thread.
+/// weft::runtime_error on any other thread. The task records this call's
+/// location (with up to four arguments, or with `named`), as weft::spawn's
+/// do (observe.hpp).
 ///
 ///   weft::task<> on_worker() {
 ///       auto h = weft::spawn_local([]() -> weft::task<> {
@@ -123,10 +127,68 @@ struct abort_on_drop {
 ///       });
 ///       co_await h;
 ///   }
+template <class F>
+requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
+         (!std::is_lvalue_reference_v<F> ||
+          !detail::is_task<std::remove_cvref_t<F>>::
+              value)) auto spawn_local(F&& f,
+                                       std::source_location loc = std::source_location::current()) {
+    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
+                                  std::forward<F>(f));
+}
+template <class F, class A1>
+requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
+         (!std::is_lvalue_reference_v<F> ||
+          !detail::is_task<std::remove_cvref_t<F>>::
+              value)) auto spawn_local(F&& f, A1&& a1,
+                                       std::source_location loc = std::source_location::current()) {
+    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
+                                  std::forward<F>(f), std::forward<A1>(a1));
+}
+template <class F, class A1, class A2>
+requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
+         (!std::is_lvalue_reference_v<F> ||
+          !detail::is_task<std::remove_cvref_t<F>>::
+              value)) auto spawn_local(F&& f, A1&& a1, A2&& a2,
+                                       std::source_location loc = std::source_location::current()) {
+    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
+                                  std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
+}
+template <class F, class A1, class A2, class A3>
+requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
+         (!std::is_lvalue_reference_v<F> ||
+          !detail::is_task<std::remove_cvref_t<F>>::
+              value)) auto spawn_local(F&& f, A1&& a1, A2&& a2, A3&& a3,
+                                       std::source_location loc = std::source_location::current()) {
+    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
+                                  std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
+                                  std::forward<A3>(a3));
+}
+template <class F, class A1, class A2, class A3, class A4>
+requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
+         (!std::is_lvalue_reference_v<F> ||
+          !detail::is_task<std::remove_cvref_t<F>>::
+              value)) auto spawn_local(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+                                       std::source_location loc = std::source_location::current()) {
+    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
+                                  std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
+                                  std::forward<A3>(a3), std::forward<A4>(a4));
+}
+template <class F, class A1, class A2, class A3, class A4, class A5, class... More>
+requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
+         (!std::is_lvalue_reference_v<F> ||
+          !detail::is_task<std::remove_cvref_t<F>>::value)) auto spawn_local(F&& f, A1&& a1,
+                                                                             A2&& a2, A3&& a3,
+                                                                             A4&& a4, A5&& a5,
+                                                                             More&&... more) {
+    return detail::spawn_local_on(detail::current_local_spawner(), 0, std::forward<F>(f),
+                                  std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3),
+                                  std::forward<A4>(a4), std::forward<A5>(a5),
+                                  std::forward<More>(more)...);
+}
 template <class F, class... Args>
-requires(!std::is_lvalue_reference_v<F> ||
-         !detail::is_task<std::remove_cvref_t<F>>::value) auto spawn_local(F&& f, Args&&... args) {
-    return detail::spawn_local_on(detail::current_local_spawner(), std::forward<F>(f),
+auto spawn_local(const named& name, F&& f, Args&&... args) {
+    return detail::spawn_local_on(detail::current_local_spawner(), name.site(), std::forward<F>(f),
                                   std::forward<Args>(args)...);
 }
 
@@ -144,15 +206,84 @@ public:
     local_set(const local_set&) = delete;
     local_set& operator=(const local_set&) = delete;
 
+    /// The set's live tasks, as runtime_handle::dump() lists a runtime's
+    /// (the runtime's dump does not include them). Callable from any thread.
+    ///
+    ///   std::cerr << set.dump();
+    runtime_dump dump() const;
+
     /// Spawns `f(args...)` (or a task) onto this set; it runs when the set is
-    /// driven (run_until / block_on). Callable from any thread.
+    /// driven (run_until / block_on). Callable from any thread. The task
+    /// records this call's location, as weft::spawn's do (observe.hpp).
     ///
     ///   auto h = set.spawn_local([]() -> weft::task<int> { co_return 1; });
+    template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
+             (!std::is_lvalue_reference_v<F> ||
+              !detail::is_task<std::remove_cvref_t<F>>::
+                  value)) auto spawn_local(F&& f, std::source_location loc =
+                                                      std::source_location::current()) {
+        return detail::spawn_local_on(detail::spawner_of(*state_), detail::intern_site(loc),
+                                      std::forward<F>(f));
+    }
+    template <class F, class A1>
+    requires(
+        !std::is_same_v<std::remove_cvref_t<F>, named> &&
+        (!std::is_lvalue_reference_v<F> ||
+         !detail::is_task<std::remove_cvref_t<F>>::
+             value)) auto spawn_local(F&& f, A1&& a1,
+                                      std::source_location loc = std::source_location::current()) {
+        return detail::spawn_local_on(detail::spawner_of(*state_), detail::intern_site(loc),
+                                      std::forward<F>(f), std::forward<A1>(a1));
+    }
+    template <class F, class A1, class A2>
+    requires(
+        !std::is_same_v<std::remove_cvref_t<F>, named> &&
+        (!std::is_lvalue_reference_v<F> ||
+         !detail::is_task<std::remove_cvref_t<F>>::
+             value)) auto spawn_local(F&& f, A1&& a1, A2&& a2,
+                                      std::source_location loc = std::source_location::current()) {
+        return detail::spawn_local_on(detail::spawner_of(*state_), detail::intern_site(loc),
+                                      std::forward<F>(f), std::forward<A1>(a1),
+                                      std::forward<A2>(a2));
+    }
+    template <class F, class A1, class A2, class A3>
+    requires(
+        !std::is_same_v<std::remove_cvref_t<F>, named> &&
+        (!std::is_lvalue_reference_v<F> ||
+         !detail::is_task<std::remove_cvref_t<F>>::
+             value)) auto spawn_local(F&& f, A1&& a1, A2&& a2, A3&& a3,
+                                      std::source_location loc = std::source_location::current()) {
+        return detail::spawn_local_on(detail::spawner_of(*state_), detail::intern_site(loc),
+                                      std::forward<F>(f), std::forward<A1>(a1),
+                                      std::forward<A2>(a2), std::forward<A3>(a3));
+    }
+    template <class F, class A1, class A2, class A3, class A4>
+    requires(
+        !std::is_same_v<std::remove_cvref_t<F>, named> &&
+        (!std::is_lvalue_reference_v<F> ||
+         !detail::is_task<std::remove_cvref_t<F>>::
+             value)) auto spawn_local(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+                                      std::source_location loc = std::source_location::current()) {
+        return detail::spawn_local_on(
+            detail::spawner_of(*state_), detail::intern_site(loc), std::forward<F>(f),
+            std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3), std::forward<A4>(a4));
+    }
+    template <class F, class A1, class A2, class A3, class A4, class A5, class... More>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
+             (!std::is_lvalue_reference_v<F> ||
+              !detail::is_task<std::remove_cvref_t<F>>::value)) auto spawn_local(F&& f, A1&& a1,
+                                                                                 A2&& a2, A3&& a3,
+                                                                                 A4&& a4, A5&& a5,
+                                                                                 More&&... more) {
+        return detail::spawn_local_on(detail::spawner_of(*state_), 0, std::forward<F>(f),
+                                      std::forward<A1>(a1), std::forward<A2>(a2),
+                                      std::forward<A3>(a3), std::forward<A4>(a4),
+                                      std::forward<A5>(a5), std::forward<More>(more)...);
+    }
     template <class F, class... Args>
-    requires(!std::is_lvalue_reference_v<F> ||
-             !detail::is_task<std::remove_cvref_t<F>>::value) auto spawn_local(F&& f,
-                                                                               Args&&... args) {
-        return detail::spawn_local_on(detail::spawner_of(*state_), std::forward<F>(f),
+    auto spawn_local(const named& name, F&& f, Args&&... args) {
+        return detail::spawn_local_on(detail::spawner_of(*state_), name.site(), std::forward<F>(f),
                                       std::forward<Args>(args)...);
     }
 

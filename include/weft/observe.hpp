@@ -96,6 +96,27 @@ struct spawn_site {
     std::uint32_t column = 0;
 };
 
+/// One coroutine of an idle task's chain, as runtime_handle::dump() sees
+/// it: which coroutine, and the co_await it is stopped at.
+///
+///   for (const weft::await_frame& f : snapshot.awaiting)
+///       std::cout << f.function << " awaits " << f.kind << " at " << f.line << '\n';
+struct await_frame {
+    /// The coroutine, as task_snapshot::suspended_in names it.
+    std::string function;
+    /// Its resume function's address (for addr2line).
+    const void* resume_function = nullptr;
+    /// What it awaits: "sleep", "mpsc recv", "task" (another coroutine:
+    /// the next frame), "join handle", "io readiness", ... ("unknown" for
+    /// an awaitable weft does not know).
+    std::string_view kind;
+    /// The co_await expression (std::source_location of it); file is ""
+    /// when unknown.
+    std::string_view file;
+    std::uint32_t line = 0;
+    std::uint32_t column = 0;
+};
+
 /// One live task in a runtime_dump.
 ///
 ///   for (const weft::task_snapshot& t : rt.handle().dump().tasks)
@@ -113,6 +134,14 @@ struct task_snapshot {
     /// The address of the suspended coroutine's resume function (idle
     /// tasks), for addr2line; nullptr otherwise.
     const void* resume_function = nullptr;
+    /// For an idle task: its async call chain, innermost first (the
+    /// coroutine named by suspended_in, then the one awaiting it, ... up to
+    /// the task's root), each with the co_await it is stopped at. At most
+    /// 32 frames (awaiting_truncated says the chain went deeper). A task
+    /// inside join/select shows the join's own coroutine, awaiting
+    /// "branches"; the branches' frames are not walked.
+    std::vector<await_frame> awaiting;
+    bool awaiting_truncated = false;
 };
 
 /// A listing of a runtime's live spawned tasks (block_on roots are not
@@ -121,7 +150,11 @@ struct task_snapshot {
 ///
 ///   std::cout << rt.handle().dump();
 ///   // weft: 2 live tasks
-///   //   task 1025 "accept-loop" idle, spawned at main.cpp:12, suspended in accept_loop(int)
+///   //   task 1025 "accept-loop" idle, spawned at main.cpp:12, suspended in
+///   weft::net::tcp_listener::accept()
+///   //       awaiting io readiness at net.cpp:212 in weft::net::tcp_listener::accept()
+///   //       awaiting task at main.cpp:20 in accept_loop(int)
+///   //   task 1026 "ticker" scheduled, spawned at main.cpp:13
 struct runtime_dump {
     std::vector<task_snapshot> tasks;
     std::string to_string() const;

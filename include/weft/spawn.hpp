@@ -207,9 +207,9 @@ private:
         auto h = std::coroutine_handle<task_promise<R>>::from_address(t->root.address());
         task_promise<R>& p = h.promise();
         st->storage_.drop_fn();
-        if (p.exception_) {
+        if (p.has_exception()) {
             ::new (static_cast<void*>(std::addressof(t->panic)))
-                std::exception_ptr(std::move(p.exception_));
+                std::exception_ptr(p.take_exception());
             t->set_output(output_kind::panic);
         } else {
             if constexpr (has_value) {

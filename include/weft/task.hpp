@@ -31,12 +31,15 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <new>
+#include <source_location> // __builtin_source_location() needs std::source_location::__impl
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
+#include "weft/detail/await_site.hpp"
 #include "weft/detail/config.hpp"
 #include "weft/detail/frame_allocator.hpp"
 #include "weft/detail/task_header.hpp"
@@ -70,10 +73,20 @@ public:
 
     std::suspend_always initial_suspend() const noexcept { return {}; }
     final_awaiter final_suspend() const noexcept { return {}; }
-    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+    void unhandled_exception() noexcept {
+        ::new (static_cast<void*>(&exception_)) std::exception_ptr(std::current_exception());
+        // Relied on by has_exception (see the slot's comment); an ABI that
+        // broke it would be caught here, not by a wrong result.
+        if (WEFT_UNLIKELY(!holds_exception())) std::terminate();
+    }
 
     template <class A>
-    A&& await_transform(A&& a) noexcept {
+    A&& await_transform(A&& a, const void* loc = __builtin_source_location()) noexcept {
+        // One store per co_await: where this coroutine is waiting, for
+        // runtime_handle::dump (detail::await_site). A scalar default
+        // argument adds nothing to the frame (a std::source_location
+        // temporary would: GCC keeps it across the suspension).
+        await_site_ = pack_await_site<A>(loc);
         static_assert(weft_awaitable<A>,
                       "weft::task can only co_await weft awaitables (task<T>, join_handle, "
                       "yield_now, weft::time/sync/net operations). A foreign awaitable would "
@@ -84,8 +97,21 @@ public:
     static void* operator new(std::size_t n) { return frame_allocate(n); }
     static void operator delete(void* p, std::size_t n) noexcept { frame_deallocate(p, n); }
 
-    bool has_exception() const noexcept { return static_cast<bool>(exception_); }
-    std::exception_ptr take_exception() noexcept { return std::move(exception_); }
+    task_promise_base() noexcept {}
+    ~task_promise_base() {
+        if (holds_exception()) exception_.~exception_ptr();
+    }
+
+    bool has_exception() const noexcept { return holds_exception(); }
+    std::exception_ptr take_exception() noexcept {
+        return holds_exception() ? std::move(exception_) : nullptr;
+    }
+    /// Where this coroutine last co_awaited and what (detail/await_site.hpp),
+    /// as stored; unpack_await_site decodes it. Read by the dump while it
+    /// holds the task's RUNNING bit.
+    std::uintptr_t await_site_word() const noexcept { return slot_word(); }
+    /// The coroutine that awaits this one (nullptr for a task's root).
+    std::coroutine_handle<> continuation() const noexcept { return continuation_; }
 
     // A root coroutine has no continuation; it keeps its task's interrupt
     // scopes (task_header.hpp) in the same word. Scopes are all popped
@@ -94,11 +120,37 @@ public:
         std::coroutine_handle<> continuation_{};
         interrupt_scope* scopes_;
     };
-    std::exception_ptr exception_;
+    // One word, two lives, no flag (a flag would cost 8-16 bytes in every
+    // frame, decision 0030). While the coroutine runs or is suspended it is
+    // the await site (detail/await_site.hpp), tagged with bit 0; after
+    // unhandled_exception it is the exception_ptr, whose representation in
+    // libstdc++ and libc++ is one pointer to the thrown object: non-null
+    // and at least 16-aligned, so bit 0 is clear. Zero means neither.
+    static_assert(sizeof(std::exception_ptr) == sizeof(std::uintptr_t),
+                  "weft::task_promise packs the await site and the exception_ptr into one word");
+    union {
+        std::uintptr_t await_site_ = 0;
+        std::exception_ptr exception_;
+    };
+    std::uintptr_t slot_word() const noexcept {
+        std::uintptr_t w;
+        std::memcpy(&w, static_cast<const void*>(&exception_), sizeof w); // the slot's bytes
+        return w;
+    }
+    bool holds_exception() const noexcept {
+        std::uintptr_t w = slot_word();
+        return w != 0 && (w & await_site_tag) == 0;
+    }
 };
 
 template <class T>
 class task_promise final : public task_promise_base {
+    // Frames come 16-aligned from the frame pools (frame_allocator.hpp), and
+    // the dump finds every task_promise at the offset of task_promise<void>.
+    static_assert(alignof(T) <= 16,
+                  "weft::task<T>: T may not be aligned to more than 16 bytes (coroutine frames "
+                  "are 16-byte aligned); return it in a std::unique_ptr<T>");
+
 public:
     task_promise() noexcept {}
     ~task_promise() {
@@ -115,7 +167,7 @@ public:
 
     /// The result: the value, or rethrows the exception.
     T take() {
-        if (exception_) std::rethrow_exception(std::move(exception_));
+        if (holds_exception()) std::rethrow_exception(std::move(exception_));
         return std::move(value_);
     }
     /// The value, when there is no exception.
@@ -134,7 +186,7 @@ public:
     task<void> get_return_object() noexcept;
     void return_void() const noexcept {}
     void take() {
-        if (exception_) std::rethrow_exception(std::move(exception_));
+        if (holds_exception()) std::rethrow_exception(std::move(exception_));
     }
 };
 
@@ -144,7 +196,7 @@ public:
     task<T&> get_return_object() noexcept;
     void return_value(T& v) noexcept { value_ = std::addressof(v); }
     T& take() {
-        if (exception_) std::rethrow_exception(std::move(exception_));
+        if (holds_exception()) std::rethrow_exception(std::move(exception_));
         return *value_;
     }
     T& value() noexcept { return *value_; }
@@ -163,6 +215,7 @@ private:
 template <class T>
 class [[nodiscard]] WEFT_CORO_RETURN_TYPE task {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::task;
     using promise_type = detail::task_promise<T>;
     using value_type = T;
     using handle_type = std::coroutine_handle<promise_type>;

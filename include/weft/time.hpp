@@ -97,6 +97,7 @@ namespace detail {
 /// The awaitable of sleep / sleep_until. Owns its timer entry.
 class sleep_awaiter : public weft::detail::awaitable_tag {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::sleep;
     explicit sleep_awaiter(instant deadline) noexcept : deadline_(deadline) {}
     sleep_awaiter(const sleep_awaiter& o) noexcept : deadline_(o.deadline_) {}
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
@@ -263,6 +264,7 @@ namespace detail {
 template <class T>
 class timeout_awaiter : public weft::detail::awaitable_tag {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::timeout;
     timeout_awaiter(instant deadline, task<T>&& inner)
         : deadline_(deadline), child_(inner.release()) {
         if (!child_) throw std::logic_error("weft::time::timeout: empty task");

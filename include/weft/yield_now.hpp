@@ -17,6 +17,7 @@ namespace weft {
 
 namespace detail {
 struct yield_awaiter : awaitable_tag {
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::yield_now;
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) const { suspend_and_yield(h); }
     void await_resume() const noexcept {}

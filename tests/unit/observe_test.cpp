@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <future>
+#include <optional>
+#include <source_location>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -101,6 +104,19 @@ TEST_P(Observe, EveryOverloadRecordsASite) {
         add(weft::spawn(wait_on(n)), __LINE__);
         add(weft::spawn(wait_on_args, n, 1, 2, 3), __LINE__);
         add(weft::spawn(weft::named("free"), wait_on_5, n, 1, 2, 3, 4, 5), __LINE__);
+        // spawn_local records its caller too. (From a task on a worker: the
+        // thread inside a multi-thread block_on has no worker to pin to.)
+        auto local_spawns = weft::spawn(
+            [](auto add, weft::cancellation_token n) -> weft::task<> {
+                add(weft::spawn_local(wait_on, n), __LINE__);
+                add(weft::spawn_local(wait_on(n)), __LINE__);
+                add(weft::spawn_local(wait_on_args, n, 1, 2, 3), __LINE__);
+                add(weft::spawn_local(weft::named("local"), wait_on_5, n, 1, 2, 3, 4, 5), __LINE__);
+                co_return;
+            },
+            add, n);
+        auto spawned = co_await local_spawns;
+        EXPECT_TRUE(spawned.has_value());
         // Five arguments without named(): spawned, location not recorded.
         auto unknown = weft::spawn(wait_on_5, n, 1, 2, 3, 4, 5);
         weft::runtime_dump d = weft::runtime_handle::current().dump();
@@ -200,6 +216,158 @@ TEST_P(Observe, DumpShowsStatesAndSuspensionPoint) {
         auto r = co_await idle;
         EXPECT_TRUE(r.has_value());
     });
+}
+
+// Records the line of the co_await it is written in (the same expression,
+// so the same line as the await site the promise stores).
+template <class A>
+A&& at_line(A&& a, std::uint32_t& line,
+            std::source_location loc = std::source_location::current()) {
+    line = loc.line();
+    return std::forward<A>(a);
+}
+
+std::uint32_t inner_line = 0;
+std::uint32_t outer_line = 0;
+
+weft::task<int> inner_wait(weft::sync::mpsc::receiver<int>& rx) {
+    std::optional<int> v = co_await at_line(rx.recv(), inner_line);
+    co_return v.value_or(-1);
+}
+
+weft::task<int> outer_wait(weft::sync::mpsc::receiver<int> rx) {
+    int v = co_await at_line(inner_wait(rx), outer_line);
+    co_return v + 1;
+}
+
+TEST_P(Observe, DumpShowsTheAsyncCallChainWithAwaitSites) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        auto [tx, rx] = weft::sync::mpsc::channel<int>(1);
+        auto h = weft::spawn(outer_wait, std::move(rx));
+        weft::runtime_dump d = co_await dump_once_idle(h.id());
+        const weft::task_snapshot* t = find(d, h.id());
+        EXPECT_NE(t, nullptr) << d;
+        if (t != nullptr) {
+            EXPECT_EQ(t->state, weft::task_run_state::idle) << d;
+            EXPECT_EQ(t->awaiting.size(), 2u) << d;
+            EXPECT_FALSE(t->awaiting_truncated);
+        }
+        if (t != nullptr && t->awaiting.size() == 2) {
+            const weft::await_frame& in = t->awaiting[0];
+            const weft::await_frame& out = t->awaiting[1];
+            EXPECT_EQ(in.kind, "mpsc recv") << d;
+            EXPECT_TRUE(ends_with(in.file, "observe_test.cpp")) << in.file;
+            EXPECT_EQ(in.line, inner_line);
+            EXPECT_NE(in.function.find("inner_wait"), std::string::npos) << in.function;
+            EXPECT_EQ(in.function, t->suspended_in);
+            EXPECT_EQ(in.resume_function, t->resume_function);
+            EXPECT_EQ(out.kind, "task") << d;
+            EXPECT_EQ(out.line, outer_line);
+            EXPECT_NE(out.function.find("outer_wait"), std::string::npos) << out.function;
+            // The printed dump carries the same, one line per frame.
+            std::string text = d.to_string();
+            EXPECT_NE(
+                text.find("awaiting mpsc recv at observe_test.cpp:" + std::to_string(inner_line)),
+                std::string::npos)
+                << text;
+            EXPECT_NE(text.find("awaiting task at observe_test.cpp:" + std::to_string(outer_line)),
+                      std::string::npos)
+                << text;
+        }
+        // Reading the chain left the task intact: it still wakes and finishes.
+        auto sent = co_await tx.send(41); // named: GCC 12 (docs/compiler-traps.md)
+        EXPECT_TRUE(sent.has_value());
+        auto r = co_await h;
+        EXPECT_EQ(r.value(), 42);
+    });
+}
+
+TEST_P(Observe, DumpNamesTheAwaitableKind) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        weft::cancellation_token stop;
+        weft::sync::notify n;
+        auto sleeper = weft::spawn(
+            [](weft::cancellation_token s) -> weft::task<> {
+                co_await weft::select(s.cancelled(), weft::time::sleep(std::chrono::hours(1)));
+            },
+            stop);
+        auto notified =
+            weft::spawn([](weft::sync::notify* n) -> weft::task<> { co_await n->notified(); }, &n);
+        auto joiner = weft::spawn(
+            [](weft::cancellation_token s) -> weft::task<> {
+                auto inner = weft::spawn(wait_on, s);
+                (void)co_await inner;
+            },
+            stop);
+        for (auto [id, kind] :
+             {std::pair{sleeper.id(), "branches"}, std::pair{notified.id(), "notify"},
+              std::pair{joiner.id(), "join handle"}}) {
+            weft::runtime_dump d = co_await dump_once_idle(id);
+            const weft::task_snapshot* t = find(d, id);
+            EXPECT_NE(t, nullptr) << d;
+            if (t != nullptr && !t->awaiting.empty()) {
+                // The innermost frame's kind; for select, the frame above
+                // the join machinery is the task's own lambda, awaiting a task.
+                EXPECT_EQ(t->awaiting.front().kind, kind) << d;
+            } else {
+                ADD_FAILURE() << "no await chain for a " << kind << " task\n" << d;
+            }
+        }
+        stop.cancel();
+        n.notify_one();
+        EXPECT_TRUE((co_await sleeper).has_value());
+        EXPECT_TRUE((co_await notified).has_value());
+        EXPECT_TRUE((co_await joiner).has_value());
+    });
+}
+
+struct local_case {
+    weft::runtime* rt;
+    weft::local_set* set;
+    weft::cancellation_token n;
+    weft::join_handle<void> h, named_h;
+    std::uint32_t h_line = 0;
+};
+
+weft::task<> check_local_set_dump(local_case* c) {
+    // Wait until the set's task is idle in the set's dump.
+    weft::runtime_dump d;
+    const weft::task_snapshot* t = nullptr;
+    for (;;) {
+        d = c->set->dump();
+        t = find(d, c->h.id());
+        if (t == nullptr || t->state == weft::task_run_state::idle) break;
+        co_await weft::yield_now();
+    }
+    EXPECT_NE(t, nullptr) << d;
+    if (t != nullptr) {
+        EXPECT_EQ(t->site.line, c->h_line) << d;
+        EXPECT_TRUE(ends_with(t->site.file, "observe_test.cpp")) << d;
+        EXPECT_FALSE(t->awaiting.empty()) << d;
+        if (!t->awaiting.empty()) EXPECT_EQ(t->awaiting.front().kind, "cancelled") << d;
+    }
+    const weft::task_snapshot* nt = find(d, c->named_h.id());
+    EXPECT_NE(nt, nullptr) << d;
+    if (nt != nullptr) EXPECT_EQ(nt->site.name, "local-named");
+    // The runtime's dump lists its own tasks only.
+    EXPECT_EQ(find(c->rt->dump(), c->h.id()), nullptr);
+    c->n.cancel();
+    auto r1 = co_await c->h;
+    EXPECT_TRUE(r1.has_value());
+    auto r2 = co_await c->named_h;
+    EXPECT_TRUE(r2.has_value());
+}
+
+TEST_P(Observe, LocalSetTasksHaveSitesAndTheirOwnDump) {
+    weft::runtime rt = make_runtime();
+    weft::local_set set;
+    local_case c{&rt, &set, {}, {}, {}, 0};
+    c.h = set.spawn_local(wait_on, c.n);
+    c.h_line = __LINE__ - 1;
+    c.named_h = set.spawn_local(weft::named("local-named"), wait_on, c.n);
+    set.block_on(rt, check_local_set_dump(&c));
 }
 
 TEST(ObserveCurrentThread, SpawnedFromOutsideIsScheduledUntilBlockOn) {

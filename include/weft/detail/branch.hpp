@@ -170,6 +170,7 @@ private:
 
 /// The awaitable of the driver loop: `while (!set.complete()) co_await pass_awaiter{&set};`
 struct pass_awaiter : awaitable_tag {
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::branches;
     branch_set* set;
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) { return set->pass(h); }

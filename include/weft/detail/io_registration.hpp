@@ -97,6 +97,8 @@ void io_clear_readiness(scheduled_io& io, io_direction d, std::uint64_t seen) no
 /// awaited (GCC 12 copies named awaiters, docs/compiler-traps.md).
 class readiness_awaiter : public awaitable_tag {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind =
+        weft::detail::await_kind::io_readiness;
     readiness_awaiter(scheduled_io& io, io_direction d) noexcept : io_(&io), dir_(d) {}
     readiness_awaiter(const readiness_awaiter& o) noexcept : io_(o.io_), dir_(o.dir_) {}
     readiness_awaiter& operator=(const readiness_awaiter&) = delete;

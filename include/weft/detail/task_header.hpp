@@ -48,6 +48,7 @@
 #include <exception>
 #include <utility>
 
+#include "weft/detail/await_site.hpp"
 #include "weft/detail/config.hpp"
 #include "weft/detail/task_state.hpp"
 

@@ -35,6 +35,9 @@
 //   to_idle           RUNNING -> idle after a poll that suspended; keeps the
 //                     queue reference when NOTIFIED was set meanwhile (the
 //                     task is rescheduled), else drops it.
+//   to_idle_after_peek
+//                     the dump's RUNNING -> idle: as to_idle, but an abort
+//                     that arrived meanwhile reschedules the task instead.
 //   to_complete       RUNNING -> COMPLETE.
 //   notified_by_val   a waker fires and gives up its reference.
 //   notified_by_ref   a waker fires and keeps its reference.
@@ -117,6 +120,30 @@ struct task_state {
             to_idle_result r;
             if (yielded || (s & notified)) {
                 next |= notified; // the queue reference moves to the new entry
+                r = to_idle_result::ok_notified;
+            } else {
+                next -= ref_one;
+                r = ref_count(next) == 0 ? to_idle_result::ok_dealloc : to_idle_result::ok;
+            }
+            if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed))
+                return r;
+        }
+    }
+
+    // The dump gives back the RUNNING bit it borrowed (peek_suspension). As
+    // to_idle, except that an abort that arrived meanwhile is not acted on
+    // here: cancelling runs the task's destructors, which belong on its own
+    // thread (a spawn_local task's above all), not the dumping one. The
+    // task is rescheduled instead and its poller finds CANCELLED.
+    [[nodiscard]] to_idle_result to_idle_after_peek() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_relaxed);
+        for (;;) {
+            std::uint64_t next = s & ~running;
+            to_idle_result r;
+            if (s & (notified | cancelled)) {
+                next |= notified; // the peek's reference becomes the queue entry's
                 r = to_idle_result::ok_notified;
             } else {
                 next -= ref_one;

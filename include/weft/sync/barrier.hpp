@@ -69,6 +69,7 @@ struct barrier_waiter {
 /// The awaitable returned by barrier::wait(); gives a barrier_wait_result.
 class barrier_wait_awaiter : public weft::detail::awaitable_tag {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::barrier;
     /// Copies make a fresh wait: only an unawaited object may be copied
     /// (GCC 12 copies a named awaiter in `co_await a`).
     barrier_wait_awaiter(const barrier_wait_awaiter& o) noexcept : b_(o.b_) {}

@@ -343,6 +343,8 @@ public:
     /// Awaiter of recv().
     class recv_awaiter : public weft::detail::awaitable_tag {
     public:
+        static constexpr weft::detail::await_kind weft_await_kind =
+            weft::detail::await_kind::broadcast_recv;
         recv_awaiter(const recv_awaiter& o) noexcept : r_(o.r_) {}
         recv_awaiter& operator=(const recv_awaiter&) = delete;
         ~recv_awaiter() {

@@ -436,6 +436,8 @@ public:
     /// Awaiter of send(v): holds the value until it is in the buffer.
     class send_awaiter : public weft::detail::awaitable_tag {
     public:
+        static constexpr weft::detail::await_kind weft_await_kind =
+            weft::detail::await_kind::mpsc_send;
         send_awaiter(send_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
             : c_(o.c_), value_(std::move(o.value_)) {}
         send_awaiter& operator=(send_awaiter&&) = delete;
@@ -529,6 +531,8 @@ public:
     /// Awaiter of reserve().
     class reserve_awaiter : public weft::detail::awaitable_tag {
     public:
+        static constexpr weft::detail::await_kind weft_await_kind =
+            weft::detail::await_kind::mpsc_reserve;
         reserve_awaiter(reserve_awaiter&& o) noexcept : c_(o.c_) {}
         reserve_awaiter& operator=(reserve_awaiter&&) = delete;
         ~reserve_awaiter() {
@@ -677,6 +681,8 @@ public:
     template <bool Many>
     class recv_awaiter : public weft::detail::awaitable_tag {
     public:
+        static constexpr weft::detail::await_kind weft_await_kind =
+            weft::detail::await_kind::mpsc_recv;
         recv_awaiter(recv_awaiter&& o) noexcept : c_(o.c_), out_(o.out_), limit_(o.limit_) {}
         recv_awaiter& operator=(recv_awaiter&&) = delete;
         ~recv_awaiter() {

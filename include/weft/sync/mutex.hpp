@@ -88,6 +88,7 @@ private:
 template <class T>
 class mutex_lock_awaiter : public detail::acquire_op {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::mutex;
     mutex_guard<T> await_resume() noexcept {
         (void)finish(); // a mutex is never closed
         return mutex_guard<T>(m_);

@@ -46,6 +46,7 @@ class notify;
 /// The awaitable returned by notify::notified().
 class notified_awaiter : public weft::detail::awaitable_tag {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::notify;
     /// Copies and moves make a fresh awaiter with the same creation-time
     /// snapshot (for notify_waiters); only an unawaited object may be copied.
     /// (GCC 12 copies a named awaiter in `co_await f`; this keeps that working.)

@@ -321,6 +321,8 @@ public:
     /// Awaitable: completes when the receiver is dropped or closed.
     class closed_awaiter : public weft::detail::awaitable_tag {
     public:
+        static constexpr weft::detail::await_kind weft_await_kind =
+            weft::detail::await_kind::oneshot_closed;
         // Copyable before it is awaited (GCC 12 copies named awaiters); the
         // copy is a fresh, unarmed awaiter.
         closed_awaiter(const closed_awaiter& o) noexcept : c_(o.c_) {}
@@ -417,6 +419,8 @@ class receiver {
     using inner_t = detail::inner<V>;
 
 public:
+    static constexpr weft::detail::await_kind weft_await_kind =
+        weft::detail::await_kind::oneshot_recv;
     receiver() noexcept = default;
     receiver(receiver&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
     receiver& operator=(receiver&& o) noexcept {

@@ -110,6 +110,7 @@ struct semaphore_access {
 /// rw_lock::read/write. Derived awaiters add await_resume.
 class acquire_op : public weft::detail::awaitable_tag {
 public:
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::semaphore;
     /// Copies and moves make a fresh operation: only an unawaited one may be
     /// copied (GCC 12 copies a named awaiter in `co_await a`).
     acquire_op(const acquire_op& o) noexcept : sem_(o.sem_), n_(o.n_) {}

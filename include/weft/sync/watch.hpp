@@ -318,6 +318,8 @@ public:
     /// Awaiter of changed().
     class changed_awaiter : public weft::detail::awaitable_tag {
     public:
+        static constexpr weft::detail::await_kind weft_await_kind =
+            weft::detail::await_kind::watch_changed;
         changed_awaiter(const changed_awaiter& o) noexcept : r_(o.r_) {}
         changed_awaiter& operator=(const changed_awaiter&) = delete;
         ~changed_awaiter() {
