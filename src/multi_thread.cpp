@@ -88,6 +88,11 @@ struct worker {
     task_header* lifo = nullptr; // only the worker's thread touches it
     parker park;
     bool searching = false;
+    // True while this worker dispatches reactor events or fires timers:
+    // schedule() then defers its notify_parked() to the end of the batch
+    // (Tokio's `core.park.is_some()` check). Only the worker's thread
+    // touches it.
+    bool in_driver = false;
     std::uint32_t tick = 0;
     std::uint64_t rng = 0;
     pthread_t thread{};
@@ -168,7 +173,12 @@ public:
                 if (prev != nullptr) push_local(w, prev);
                 should_notify = prev != nullptr;
             }
-            if (should_notify) notify_parked();
+            // From inside a reactor poll the notification waits for the end
+            // of the batch (after_driver): events come in batches, and this
+            // worker is still in the sleepers list while it polls, so a
+            // notification here could pick (and write the eventfd of) this
+            // very worker.
+            if (should_notify && !w.in_driver) notify_parked();
             return;
         }
         if (!inject_.push(t)) {
@@ -288,8 +298,11 @@ private:
                 // every worker is busy too (the poll skips if another thread
                 // is polling).
                 if (w.tick % cfg_.event_interval == 0) {
-                    time_.fire_due();
-                    if (io_->registered() != 0) io_->poll(0);
+                    w.in_driver = true;
+                    std::size_t woken = time_.fire_due();
+                    if (io_->registered() != 0) woken += io_->poll(0);
+                    w.in_driver = false;
+                    if (woken != 0) after_driver(w);
                 }
                 task_header* t = next_task(w);
                 if (t == nullptr) t = steal_work(w);
@@ -466,13 +479,16 @@ private:
             std::optional<clock_time> deadline;
             bool timer_waiter = time_.try_become_waiter(&w.park, deadline);
             std::size_t io_woken = 0;
+            w.in_driver = true;
             if (timer_waiter)
                 io_woken = w.park.park_driver(*io_, deadline);
             else
                 w.park.park(std::nullopt);
             if (timer_waiter) {
                 time_.stop_waiting();
-                if (time_.fire_due() + io_woken > 0) { // woke tasks into our queues
+                std::size_t woken = time_.fire_due() + io_woken;
+                w.in_driver = false;
+                if (woken > 0) { // woke tasks into our queues
                     leave_sleepers(w);
                     // Hand the driver on: a sleeper that wakes finds no work,
                     // parks again and becomes the poller, so a long task here
@@ -481,6 +497,7 @@ private:
                     return;
                 }
             }
+            w.in_driver = false;
             if (shut_down_.load(std::memory_order_acquire)) {
                 leave_sleepers(w);
                 return;
@@ -490,6 +507,13 @@ private:
                 return;
             }
         }
+    }
+
+    /// After a batch of wake-ups from the reactor or the timers (schedule()
+    /// did not notify meanwhile): wake a sleeper if there is work to steal,
+    /// as Tokio does after park_timeout. The LIFO slot cannot be stolen.
+    void after_driver(worker& w) noexcept {
+        if (!w.searching && !w.queue.empty()) notify_parked();
     }
 
     bool is_parked(worker& w) {
