@@ -268,7 +268,9 @@ std::string tidy_coroutine_name(std::string d) {
                 return d.substr(open + 1, mangled - open - 1);
         }
     }
-    for (const char* suffix : {" [clone .actor]", " (.resume)"}) {
+    // GCC: `f(args) [clone .actor]`; Clang: `f(args) (.resume)` or, after
+    // the optimizer cloned it, `f(args) [clone .resume]`.
+    for (const char* suffix : {" [clone .actor]", " (.resume)", " [clone .resume]"}) {
         std::size_t at = d.find(suffix);
         if (at != std::string::npos) return d.substr(0, at);
     }

@@ -260,6 +260,7 @@ TEST_P(Observe, DumpShowsTheAsyncCallChainWithAwaitSites) {
             EXPECT_TRUE(ends_with(in.file, "observe_test.cpp")) << in.file;
             EXPECT_EQ(in.line, inner_line);
             EXPECT_NE(in.function.find("inner_wait"), std::string::npos) << in.function;
+            EXPECT_EQ(in.function.find("clone"), std::string::npos) << in.function; // tidied
             EXPECT_EQ(in.function, t->suspended_in);
             EXPECT_EQ(in.resume_function, t->resume_function);
             EXPECT_EQ(out.kind, "task") << d;
