@@ -100,32 +100,6 @@ task<io::result<void>> read_exact_op(socket_io* s, std::span<std::byte> buf) {
     co_return io::result<void>{};
 }
 
-// One frame for the whole loop (not write_op per chunk): write_all is on
-// every echo/HTTP response path.
-task<io::result<void>> write_all_op(socket_io* s, std::span<const std::byte> buf) {
-    if (s == nullptr) co_return not_open();
-    weft::detail::scheduled_io& io = s->sio();
-    while (!buf.empty()) {
-        std::uint64_t seen = co_await readiness_awaiter(io, io_direction::write);
-        ssize_t n = ::send(io.fd, buf.data(), buf.size(), MSG_NOSIGNAL);
-        if (n > 0) {
-            // A short write means the send buffer is full: wait for an edge.
-            if (static_cast<std::size_t>(n) < buf.size())
-                io_clear_readiness(io, io_direction::write, seen);
-            buf = buf.subspan(static_cast<std::size_t>(n));
-            continue;
-        }
-        if (n == 0) co_return make_error_code(io::error::write_zero);
-        int e = errno;
-        if (would_block(e)) {
-            io_clear_readiness(io, io_direction::write, seen);
-        } else if (e != EINTR) {
-            co_return std::error_code(e, std::generic_category());
-        }
-    }
-    co_return io::result<void>{};
-}
-
 /// Waits for a non-blocking connect started on `s` to finish.
 task<std::error_code> finish_connect(socket_io* s) {
     weft::detail::scheduled_io& io = s->sio();
@@ -173,6 +147,76 @@ task<io::result<tcp_stream>> connect_error(std::error_code ec, std::string what)
 }
 
 } // namespace
+
+namespace detail {
+
+// The fast path of write_all (decision 0031): no frame when the socket takes
+// the bytes at once, which on the echo and HTTP response paths it nearly
+// always does.
+bool write_all_now(socket_io* s, std::span<const std::byte>& buf, io::result<void>& out) {
+    if (s == nullptr) {
+        out = not_open();
+        return true;
+    }
+    weft::detail::scheduled_io& io = s->sio();
+    std::uint64_t seen = io.readiness.load(std::memory_order_acquire);
+    if ((seen & weft::detail::io_interest_bits(io_direction::write)) == 0) return false;
+    // A spent budget or an abort: the slow path's readiness_awaiter yields
+    // there, so that the abort lands and the others run.
+    if (!weft::detail::coop_proceed()) return false;
+    while (!buf.empty()) {
+        ssize_t n = ::send(io.fd, buf.data(), buf.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            buf = buf.subspan(static_cast<std::size_t>(n));
+            if (buf.empty()) break;
+            io_clear_readiness(io, io_direction::write, seen); // send buffer full
+            return false;
+        }
+        if (n == 0) {
+            out = make_error_code(io::error::write_zero);
+            return true;
+        }
+        int e = errno;
+        if (would_block(e)) {
+            io_clear_readiness(io, io_direction::write, seen);
+            return false;
+        }
+        if (e != EINTR) {
+            out = std::error_code(e, std::generic_category());
+            return true;
+        }
+    }
+    out = io::result<void>{};
+    return true;
+}
+
+// The rest of write_all, when the socket could not take it all at once: one
+// frame for the whole loop.
+task<io::result<void>> write_all_slow(socket_io* s, std::span<const std::byte> buf) {
+    if (s == nullptr) co_return not_open();
+    weft::detail::scheduled_io& io = s->sio();
+    while (!buf.empty()) {
+        std::uint64_t seen = co_await readiness_awaiter(io, io_direction::write);
+        ssize_t n = ::send(io.fd, buf.data(), buf.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            // A short write means the send buffer is full: wait for an edge.
+            if (static_cast<std::size_t>(n) < buf.size())
+                io_clear_readiness(io, io_direction::write, seen);
+            buf = buf.subspan(static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n == 0) co_return make_error_code(io::error::write_zero);
+        int e = errno;
+        if (would_block(e)) {
+            io_clear_readiness(io, io_direction::write, seen);
+        } else if (e != EINTR) {
+            co_return std::error_code(e, std::generic_category());
+        }
+    }
+    co_return io::result<void>{};
+}
+
+} // namespace detail
 
 // --- socket_address -----------------------------------------------------------------
 
@@ -292,9 +336,6 @@ write_half::~write_half() {
 WEFT_CORO_WRAPPER task<io::result<std::size_t>> write_half::write(std::span<const std::byte> buf) {
     return write_op(io_.get(), buf);
 }
-WEFT_CORO_WRAPPER task<io::result<void>> write_half::write_all(std::span<const std::byte> buf) {
-    return write_all_op(io_.get(), buf);
-}
 io::result<void> write_half::shutdown() {
     if (!io_) return not_open();
     if (::shutdown(io_->fd(), SHUT_WR) < 0) return io::last_error();
@@ -309,9 +350,6 @@ WEFT_CORO_WRAPPER task<io::result<void>> stream_base::read_exact(std::span<std::
 }
 WEFT_CORO_WRAPPER task<io::result<std::size_t>> stream_base::write(std::span<const std::byte> buf) {
     return write_op(io_.get(), buf);
-}
-WEFT_CORO_WRAPPER task<io::result<void>> stream_base::write_all(std::span<const std::byte> buf) {
-    return write_all_op(io_.get(), buf);
 }
 io::result<void> stream_base::shutdown(shutdown_how how) {
     if (!io_) return not_open();

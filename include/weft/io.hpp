@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -152,6 +153,40 @@ inline std::span<std::byte> buffer(std::string& s) noexcept {
     return {reinterpret_cast<std::byte*>(s.data()), s.size()};
 }
 
+namespace detail {
+
+/// An I/O operation with a fast path (decision 0031): `Derived::await_ready`
+/// tries to finish at once (the socket is writable, the line is already
+/// buffered) and, if it did, stores the result in `ready_`; otherwise the
+/// operation goes on in a task of its own (`Derived::slow_path()`), awaited
+/// as a task<R> would be. The common case costs no coroutine frame.
+///
+/// Copyable until it is awaited (GCC 12 copies named awaiters,
+/// docs/compiler-traps.md): a copy carries the operation, not its progress.
+template <class Derived, class R>
+class fast_path_op : public weft::detail::awaitable_tag {
+public:
+    /// In the dump, the frame awaiting it shows "task": when it suspends,
+    /// the next frame is its slow path's.
+    static constexpr weft::detail::await_kind weft_await_kind = weft::detail::await_kind::task;
+
+    fast_path_op() = default;
+    fast_path_op(const fast_path_op&) noexcept {}
+    fast_path_op& operator=(const fast_path_op&) = delete;
+
+    void await_suspend(std::coroutine_handle<> h) {
+        slow_.emplace(static_cast<Derived*>(this)->slow_path().operator co_await());
+        slow_->await_suspend(h);
+    }
+    R await_resume() { return slow_ ? slow_->await_resume() : std::move(*ready_); }
+
+protected:
+    std::optional<R> ready_;
+    std::optional<typename task<R>::awaiter> slow_;
+};
+
+} // namespace detail
+
 /// A source of bytes (tcp_stream, unix_stream, a read half, buf_reader).
 template <class R>
 concept async_read = requires(R& r, std::span<std::byte> b) {
@@ -245,9 +280,57 @@ public:
         co_return k;
     }
 
+    /// co_await of read_until / read_line: a line that is already buffered
+    /// is handed out without a coroutine frame (decision 0031).
+    class read_until_op : public detail::fast_path_op<read_until_op, result<std::size_t>> {
+    public:
+        read_until_op(buf_reader* r, char delim, std::string* out) noexcept
+            : r_(r), delim_(delim), out_(out) {}
+        bool await_ready() {
+            if (auto k = r_->take_buffered_until(delim_, *out_)) {
+                this->ready_.emplace(k);
+                return true;
+            }
+            return false;
+        }
+        WEFT_CORO_WRAPPER task<result<std::size_t>> slow_path() {
+            return r_->read_until_slow(delim_, *out_);
+        }
+
+    private:
+        buf_reader* r_;
+        char delim_;
+        std::string* out_;
+    };
+
     /// Appends bytes up to and including `delim` to `out`; gives how many
     /// were appended (0 at the end of the stream).
-    task<result<std::size_t>> read_until(char delim, std::string& out) {
+    read_until_op read_until(char delim, std::string& out) noexcept {
+        return read_until_op(this, delim, &out);
+    }
+
+    /// read_until('\n').
+    read_until_op read_line(std::string& out) noexcept { return read_until('\n', out); }
+
+    R& get_ref() noexcept { return inner_; }
+    /// Bytes read from the reader but not yet handed out.
+    std::size_t buffered() const noexcept { return end_ - pos_; }
+
+private:
+    /// The fast path: when the buffer holds `delim`, appends up to it and
+    /// gives the count; 0 (nothing taken) otherwise.
+    std::size_t take_buffered_until(char delim, std::string& out) {
+        if (pos_ == end_) return 0;
+        const char* start = reinterpret_cast<const char*>(buf_.get()) + pos_;
+        const void* hit = std::memchr(start, delim, end_ - pos_);
+        if (hit == nullptr) return 0;
+        std::size_t k = static_cast<std::size_t>(static_cast<const char*>(hit) - start) + 1;
+        out.append(start, k);
+        pos_ += k;
+        return k;
+    }
+
+    task<result<std::size_t>> read_until_slow(char delim, std::string& out) {
         std::size_t appended = 0;
         for (;;) {
             if (pos_ == end_) {
@@ -270,16 +353,6 @@ public:
         }
     }
 
-    /// read_until('\n').
-    WEFT_CORO_WRAPPER task<result<std::size_t>> read_line(std::string& out) {
-        return read_until('\n', out);
-    }
-
-    R& get_ref() noexcept { return inner_; }
-    /// Bytes read from the reader but not yet handed out.
-    std::size_t buffered() const noexcept { return end_ - pos_; }
-
-private:
     R inner_;
     std::unique_ptr<std::byte[]> buf_;
     std::size_t cap_;

@@ -59,7 +59,35 @@ namespace weft::net {
 
 namespace detail {
 class socket_io;
-}
+
+/// write_all's fast path: when the socket is known writable (and the
+/// cooperative budget allows), sends at once. True when it finished
+/// (`out` holds the outcome); false when the rest (`buf`, advanced past
+/// what was sent) must wait: write_all_slow does it.
+bool write_all_now(socket_io* s, std::span<const std::byte>& buf, io::result<void>& out);
+task<io::result<void>> write_all_slow(socket_io* s, std::span<const std::byte> buf);
+} // namespace detail
+
+/// co_await of write_all: a socket that can take the bytes at once costs no
+/// coroutine frame (decision 0031).
+class write_all_op : public io::detail::fast_path_op<write_all_op, io::result<void>> {
+public:
+    write_all_op(detail::socket_io* s, std::span<const std::byte> buf) noexcept
+        : s_(s), buf_(buf) {}
+    bool await_ready() {
+        io::result<void> out;
+        if (!detail::write_all_now(s_, buf_, out)) return false;
+        ready_.emplace(std::move(out));
+        return true;
+    }
+    WEFT_CORO_WRAPPER task<io::result<void>> slow_path() {
+        return detail::write_all_slow(s_, buf_);
+    }
+
+private:
+    detail::socket_io* s_;
+    std::span<const std::byte> buf_;
+};
 
 /// An IPv4 or IPv6 address with a port.
 ///
@@ -129,10 +157,10 @@ public:
         return write(io::bytes(s));
     }
     /// As tcp_stream::write_all.
-    task<io::result<void>> write_all(std::span<const std::byte> buf);
-    WEFT_CORO_WRAPPER task<io::result<void>> write_all(std::string_view s) {
-        return write_all(io::bytes(s));
+    write_all_op write_all(std::span<const std::byte> buf) noexcept {
+        return write_all_op(io_.get(), buf);
     }
+    write_all_op write_all(std::string_view s) noexcept { return write_all(io::bytes(s)); }
     /// Shuts the write direction down now.
     io::result<void> shutdown();
     const std::shared_ptr<detail::socket_io>& io() const noexcept { return io_; }
@@ -163,10 +191,13 @@ public:
     /// Writes all of `buf`.
     ///
     ///   co_await s.write_all("HTTP/1.1 200 OK\r\n...");
-    task<io::result<void>> write_all(std::span<const std::byte> buf);
-    WEFT_CORO_WRAPPER task<io::result<void>> write_all(std::string_view s) {
-        return write_all(io::bytes(s));
+    ///
+    /// The bytes must stay alive until the co_await finishes (as for every
+    /// operation here); the stream too.
+    write_all_op write_all(std::span<const std::byte> buf) noexcept {
+        return write_all_op(io_.get(), buf);
     }
+    write_all_op write_all(std::string_view s) noexcept { return write_all(io::bytes(s)); }
     /// shutdown(2): after shutdown_how::write the peer reads end of stream.
     io::result<void> shutdown(shutdown_how how = shutdown_how::write);
     /// Splits into halves that two tasks may use at once (Tokio's into_split).

@@ -226,6 +226,41 @@ TEST_P(NetFlavors, AbortInReadLeavesTheSocketUsable) {
     });
 }
 
+// write_all finishes at once on a writable socket (no frame, decision 0031),
+// but an aborted task must still stop there without sending: the fast
+// path gives way to the slow one, whose co_await the abort lands at.
+TEST_P(NetFlavors, AbortedTaskSendsNothingThroughAReadyWriteAll) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        server srv = listen_any();
+        auto client = (co_await weft::net::tcp_stream::connect(srv.addr)).value();
+        auto conn = (co_await srv.listener.accept()).value();
+        weft::sync::notify go;
+        weft::abort_handle self;
+        std::atomic<int> after{0};
+        auto writer = weft::spawn(
+            [](weft::net::tcp_stream s, weft::sync::notify* go, weft::abort_handle* self,
+               std::atomic<int>* after) -> weft::task<> {
+                co_await go->notified();
+                self->abort(); // aborted while running: lands at the next co_await
+                auto w = co_await s.write_all("must not be sent");
+                (void)w;
+                after->fetch_add(1);
+            },
+            std::move(conn.first), &go, &self, &after);
+        self = writer.abort_handle();
+        go.notify_one();
+        auto r = co_await writer;
+        EXPECT_TRUE(!r.has_value() && r.error().is_cancelled());
+        EXPECT_EQ(after.load(), 0);
+        // The task's socket died with it: the client reads end of stream.
+        std::byte b[32];
+        auto n = co_await client.read(b);
+        EXPECT_TRUE(n.has_value());
+        EXPECT_EQ(n.value(), 0u);
+    });
+}
+
 TEST_P(NetFlavors, AbortInAcceptLeavesTheListenerUsable) {
     weft::runtime rt = make_runtime();
     rt.block_on([]() -> weft::task<> {
