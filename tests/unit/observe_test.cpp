@@ -347,11 +347,15 @@ weft::task<> check_local_set_dump(local_case* c) {
         EXPECT_EQ(t->site.line, c->h_line) << d;
         EXPECT_TRUE(ends_with(t->site.file, "observe_test.cpp")) << d;
         EXPECT_FALSE(t->awaiting.empty()) << d;
-        if (!t->awaiting.empty()) EXPECT_EQ(t->awaiting.front().kind, "cancelled") << d;
+        if (!t->awaiting.empty()) {
+            EXPECT_EQ(t->awaiting.front().kind, "cancelled") << d;
+        }
     }
     const weft::task_snapshot* nt = find(d, c->named_h.id());
     EXPECT_NE(nt, nullptr) << d;
-    if (nt != nullptr) EXPECT_EQ(nt->site.name, "local-named");
+    if (nt != nullptr) {
+        EXPECT_EQ(nt->site.name, "local-named");
+    }
     // The runtime's dump lists its own tasks only.
     EXPECT_EQ(find(c->rt->dump(), c->h.id()), nullptr);
     c->n.cancel();
