@@ -266,9 +266,14 @@ inline void cpu_relax() noexcept {
 constexpr int spin_limit = 128;
 } // namespace
 
-void spin_mutex::lock_slow() noexcept {
-    for (int i = 0; i < spin_limit; ++i) {
-        cpu_relax();
+void spin_mutex::lock_slow(spin_style style) noexcept {
+    // Both styles spin about as long (spin_limit pauses) before sleeping;
+    // backoff looks at the lock word less often (backoff_spin_mutex).
+    int pauses = 1;
+    for (int i = 0; i < spin_limit; i += pauses) {
+        for (int k = 0; k < pauses; ++k)
+            cpu_relax();
+        if (style == spin_style::backoff && pauses < 16) pauses <<= 1;
         std::uint32_t c = state_.load(std::memory_order_relaxed);
         if (c == 0 && state_.compare_exchange_weak(c, 1, std::memory_order_acquire,
                                                    std::memory_order_relaxed))

@@ -27,10 +27,10 @@
 // - Waiting senders are served in FIFO order (no barging: a send does not
 //   overtake waiting senders even when a slot is free).
 //
-// Design: one block per channel with a spin_mutex that guards everything in
-// it: the ring buffer, the number of reserved slots, the list of waiting
-// senders, the receiver's waker and the closed flags. The sender count and
-// the block's reference count are atomics.
+// Design: one block per channel with a spin_mutex (the backoff kind) that
+// guards everything in it: the ring buffer, the number of reserved slots,
+// the list of waiting senders, the receiver's waker and the closed flags.
+// The sender count and the block's reference count are atomics.
 //
 // Waking: whoever makes progress possible takes the waker out under the lock
 // and wakes after unlocking. A send that finds the receiver parked takes its
@@ -128,7 +128,7 @@ template <class T>
 struct chan {
     using waker = weft::detail::waker;
 
-    weft::detail::spin_mutex mu;
+    weft::detail::backoff_spin_mutex mu; // contended by design: see spin_mutex.hpp
     // --- guarded by mu ---
     T* buf = nullptr;      // ring of `slots` (a power of two) raw slots
     std::size_t slots = 0; // allocated slots
