@@ -680,24 +680,35 @@ weft::task<> echo_connection(weft::net::tcp_stream sock) {
     }
 }
 
-void echo_server(std::uint16_t port, flavor fl) {
+// Serves 127.0.0.1:<port> (0: any free port, printed as "listening
+// 127.0.0.1:<port>" for the scripts) with one `handler` task per connection,
+// until killed.
+void serve_tcp(std::uint16_t port, flavor fl, weft::task<> (*handler)(weft::net::tcp_stream)) {
     weft::runtime rt = make_runtime(fl);
-    rt.block_on([port]() -> weft::task<> {
+    rt.block_on([](std::uint16_t port,
+                   weft::task<> (*handler)(weft::net::tcp_stream)) -> weft::task<> {
         auto listener = weft::net::tcp_listener::bind("127.0.0.1:" + std::to_string(port)).value();
         std::printf("listening %s\n", listener.local_addr().value().to_string().c_str());
         std::fflush(stdout);
         // The accept loop is a task, so that it runs on a worker thread.
-        auto acceptor = weft::spawn([l = std::move(listener)]() mutable -> weft::task<> {
-            for (;;) {
-                auto conn = co_await l.accept();
-                if (conn)
-                    weft::spawn(echo_connection, std::move(conn->first));
-                else
-                    std::fprintf(stderr, "accept failed: %s\n", conn.message().c_str());
-            }
-        });
+        auto acceptor = weft::spawn(
+            [](weft::net::tcp_listener l,
+               weft::task<> (*handler)(weft::net::tcp_stream)) -> weft::task<> {
+                for (;;) {
+                    auto conn = co_await l.accept();
+                    if (conn)
+                        weft::spawn(handler, std::move(conn->first));
+                    else
+                        std::fprintf(stderr, "accept failed: %s\n", conn.message().c_str());
+                }
+            },
+            std::move(listener), handler);
         (void)co_await acceptor;
-    });
+    }(port, handler));
+}
+
+void echo_server(std::uint16_t port, flavor fl) {
+    serve_tcp(port, fl, echo_connection);
 }
 
 // --- http_hello server (benches/http.sh drives wrk against it and Tokio's
@@ -733,19 +744,7 @@ weft::task<> http_connection(weft::net::tcp_stream s) {
 }
 
 void http_server(std::uint16_t port, flavor fl) {
-    weft::runtime rt = make_runtime(fl);
-    rt.block_on([port]() -> weft::task<> {
-        auto listener = weft::net::tcp_listener::bind("127.0.0.1:" + std::to_string(port)).value();
-        std::printf("listening %s\n", listener.local_addr().value().to_string().c_str());
-        std::fflush(stdout);
-        auto acceptor = weft::spawn([l = std::move(listener)]() mutable -> weft::task<> {
-            for (;;) {
-                auto conn = co_await l.accept();
-                if (conn) weft::spawn(http_connection, std::move(conn->first));
-            }
-        });
-        (void)co_await acceptor;
-    });
+    serve_tcp(port, fl, http_connection);
 }
 
 [[noreturn]] void usage() {

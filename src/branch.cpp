@@ -2,6 +2,8 @@
 // driver's pass. See include/weft/detail/branch.hpp for the design.
 #include "weft/detail/branch.hpp"
 
+#include "harness.hpp"
+
 #include <new>
 
 #include "weft/detail/frame_allocator.hpp"
@@ -10,10 +12,6 @@
 namespace weft::detail {
 
 namespace {
-
-bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
-    return static_cast<std::int32_t>(woken - wanted) >= 0;
-}
 
 /// Where a branch's first wake goes: to the join's parent.
 class branch_scheduler final : public scheduler {
@@ -82,20 +80,13 @@ bool run_branch(branch_header* b, bool& yielded) noexcept {
     std::coroutine_handle<> prev_next = ctx.resume_next;
     ctx.current = b;
     ctx.yielded = false;
-    std::coroutine_handle<> h = nullptr;
-    if (token_reached(b->wake_token.load(std::memory_order_relaxed), b->suspend_token))
-        h = b->resume_point;
+    std::coroutine_handle<> h = woken_resume_point(b);
     bool finished = false;
     for (;;) {
         if (!h) h = take_interrupt(b);
         if (!h) break;
-        // The trampoline, as in poll_task: task awaits and completions inside
-        // the branch hand the next coroutine back here.
-        do {
-            ctx.resume_next = nullptr;
-            h.resume();
-            h = ctx.resume_next;
-        } while (h);
+        run_trampoline(ctx, h); // as in poll_task
+        h = nullptr;
         if (b->coro.done()) {
             finished = true;
             break;

@@ -52,4 +52,33 @@ void cancel_blocking_unstarted(task_header* t) noexcept;
 /// Per-thread counter of forced yields (cooperative budget spent).
 std::uint64_t& forced_yields_counter() noexcept;
 
+// --- the poll loop, shared by poll_task and a join/select branch's poll ---
+
+/// Whether a wake-up for suspension `woken` reaches suspension `wanted`
+/// (32-bit tokens, compared with wrap-around; task_header.hpp).
+inline bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
+    return static_cast<std::int32_t>(woken - wanted) >= 0;
+}
+
+/// Where a poll of `t` (a task or a branch header) starts: its suspended
+/// coroutine if the wake-up is for the current suspension; nothing for a
+/// stale wake (the coroutine stays where it is; an interrupt may still
+/// resume a timeout's parent).
+inline std::coroutine_handle<> woken_resume_point(task_header* t) noexcept {
+    if (token_reached(t->wake_token.load(std::memory_order_relaxed), t->suspend_token))
+        return t->resume_point;
+    return nullptr;
+}
+
+/// The trampoline: awaiting a task<T> and finishing one hand the next
+/// coroutine back through ctx.resume_next, so chains of any depth run in
+/// constant stack.
+inline void run_trampoline(thread_context& ctx, std::coroutine_handle<> h) {
+    do {
+        ctx.resume_next = nullptr;
+        h.resume();
+        h = ctx.resume_next;
+    } while (h);
+}
+
 } // namespace weft::detail

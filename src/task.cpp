@@ -73,10 +73,6 @@ void cancel(task_header* t) noexcept {
     complete(t);
 }
 
-bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
-    return static_cast<std::int32_t>(woken - wanted) >= 0;
-}
-
 } // namespace
 
 // An elapsed timeout: abandon the outermost timed-out work and give back
@@ -149,19 +145,12 @@ void poll_task(task_header* t) noexcept {
     ctx.budget = coop_budget;
     // A stale wake (see task_header.hpp) leaves the coroutine where it is;
     // an interrupt (an elapsed timeout) resumes the timeout's parent.
-    std::coroutine_handle<> h = nullptr;
-    if (token_reached(t->wake_token.load(std::memory_order_relaxed), t->suspend_token))
-        h = t->resume_point;
+    std::coroutine_handle<> h = woken_resume_point(t);
     for (;;) {
         if (!h) h = take_interrupt(t);
         if (!h) break;
-        // The trampoline: awaiting a task<T> and finishing one hand the next
-        // coroutine back here, so chains of any depth run in constant stack.
-        do {
-            ctx.resume_next = nullptr;
-            h.resume();
-            h = ctx.resume_next;
-        } while (h);
+        run_trampoline(ctx, h);
+        h = nullptr;
         if (t->root.done()) {
             t->vtable->finish(t); // the frame's destructors run as part of the task
             ctx.current = ctx.task = nullptr;

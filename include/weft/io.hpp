@@ -64,6 +64,35 @@ struct std::is_error_code_enum<weft::io::error> : std::true_type {};
 
 namespace weft::io {
 
+namespace detail {
+
+/// The error half that result<T> and result<void> share: a code (zero for
+/// success) and, for set-up operations, a message naming what failed.
+class result_error {
+public:
+    result_error() = default;
+    result_error(std::error_code ec) : ec_(ec) {}
+    result_error(std::error_code ec, std::string what) : ec_(ec), what_(std::move(what)) {}
+
+    bool has_value() const noexcept { return !ec_; }
+    explicit operator bool() const noexcept { return !ec_; }
+    const std::error_code& error() const noexcept { return ec_; }
+    /// The error's message, with what failed when the operation named it.
+    std::string message() const { return what_.empty() ? ec_.message() : what_; }
+
+protected:
+    /// Throws std::system_error when this is an error.
+    void check() const {
+        if (ec_) throw std::system_error(ec_, what_.empty() ? "weft::io" : what_);
+    }
+
+private:
+    std::error_code ec_;
+    std::string what_;
+};
+
+} // namespace detail
+
 /// The outcome of an I/O operation: a T, or an error code (plus, for set-up
 /// operations, a message naming what failed).
 ///
@@ -71,18 +100,12 @@ namespace weft::io {
 ///   if (r) use(*r); else if (r.error() == std::errc::broken_pipe) ...;
 ///   auto listener = weft::net::tcp_listener::bind("127.0.0.1:0").value(); // throws
 template <class T>
-class [[nodiscard]] result {
+class [[nodiscard]] result : public detail::result_error {
 public:
     result() = default;
     result(T v) : value_(std::move(v)) {}
-    result(std::error_code ec) : ec_(ec) {}
-    result(std::error_code ec, std::string what) : ec_(ec), what_(std::move(what)) {}
-
-    bool has_value() const noexcept { return !ec_; }
-    explicit operator bool() const noexcept { return !ec_; }
-    const std::error_code& error() const noexcept { return ec_; }
-    /// The error's message, with what failed when the operation named it.
-    std::string message() const { return what_.empty() ? ec_.message() : what_; }
+    result(std::error_code ec) : result_error(ec) {}
+    result(std::error_code ec, std::string what) : result_error(ec, std::move(what)) {}
 
     /// The value; throws std::system_error when this is an error.
     T& value() & {
@@ -98,12 +121,7 @@ public:
     T* operator->() noexcept { return &value_; }
 
 private:
-    void check() const {
-        if (ec_) throw std::system_error(ec_, what_.empty() ? "weft::io" : what_);
-    }
     T value_{};
-    std::error_code ec_;
-    std::string what_;
 };
 
 /// An operation that gives no value: success or an error.
@@ -111,24 +129,11 @@ private:
 ///   weft::io::result<void> r = co_await s.write_all("hello");
 ///   if (!r) co_return;
 template <>
-class [[nodiscard]] result<void> {
+class [[nodiscard]] result<void> : public detail::result_error {
 public:
-    result() = default;
-    result(std::error_code ec) : ec_(ec) {}
-    result(std::error_code ec, std::string what) : ec_(ec), what_(std::move(what)) {}
-
-    bool has_value() const noexcept { return !ec_; }
-    explicit operator bool() const noexcept { return !ec_; }
-    const std::error_code& error() const noexcept { return ec_; }
-    std::string message() const { return what_.empty() ? ec_.message() : what_; }
+    using result_error::result_error;
     /// Throws std::system_error when this is an error.
-    void value() const {
-        if (ec_) throw std::system_error(ec_, what_.empty() ? "weft::io" : what_);
-    }
-
-private:
-    std::error_code ec_;
-    std::string what_;
+    void value() const { check(); }
 };
 
 /// The error code of the current errno.

@@ -12,6 +12,7 @@
 
 #include "counted.hpp"
 #include "runtimes.hpp"
+#include "test_tasks.hpp"
 
 using namespace std::chrono_literals;
 
@@ -20,14 +21,8 @@ namespace {
 class JoinSetFlavors : public weft_test::RuntimeTest {};
 WEFT_INSTANTIATE_FLAVORS(JoinSetFlavors);
 
-weft::runtime paused_runtime() {
-    return weft::runtime::current_thread().start_paused(true).build();
-}
-
-weft::task<int> value_after(int v, std::chrono::milliseconds d) {
-    co_await weft::time::sleep(d);
-    co_return v;
-}
+using weft_test::paused_runtime;
+using weft_test::value_after;
 
 weft::task<int> wait_then(weft::sync::notify* n, int v) {
     co_await n->notified();

@@ -12,6 +12,7 @@
 
 #include "counted.hpp"
 #include "runtimes.hpp"
+#include "test_tasks.hpp"
 
 using namespace std::chrono_literals;
 
@@ -20,29 +21,11 @@ namespace {
 class SelectFlavors : public weft_test::RuntimeTest {};
 WEFT_INSTANTIATE_FLAVORS(SelectFlavors);
 
-weft::runtime paused_runtime() {
-    return weft::runtime::current_thread().start_paused(true).build();
-}
-
-weft::task<int> value_after(int v, std::chrono::milliseconds d) {
-    co_await weft::time::sleep(d);
-    co_return v;
-}
-
-weft::task<int> ready(int v) {
-    co_return v;
-}
-
-weft::task<int> guarded_forever(weft_test::counter* c, std::atomic<int>* after) {
-    weft_test::counted guard(*c, 1);
-    co_await weft::time::sleep(1h);
-    after->fetch_add(1);
-    co_return guard.value();
-}
-
-std::size_t timers_pending() {
-    return weft::runtime_handle::current().metrics().timers_pending;
-}
+using weft_test::guarded_forever;
+using weft_test::paused_runtime;
+using weft_test::ready;
+using weft_test::timers_pending;
+using weft_test::value_after;
 
 TEST(Select, TheFirstToFinishWinsDuplicateTypesStayDistinct) {
     weft::runtime rt = paused_runtime();

@@ -9,6 +9,7 @@
 
 #include "counted.hpp"
 #include "runtimes.hpp"
+#include "test_tasks.hpp"
 #include "time_driver.hpp"
 
 using namespace std::chrono_literals;
@@ -179,9 +180,7 @@ TEST(Time, SleepOutsideARuntimeThrows) {
 
 // --- the test clock ------------------------------------------------------------
 
-weft::runtime paused_runtime() {
-    return weft::runtime::current_thread().start_paused(true).build();
-}
+using weft_test::paused_runtime;
 
 TEST(TestClock, PausedClockJumpsToTheNextTimerWhenIdle) {
     weft::runtime rt = paused_runtime();
