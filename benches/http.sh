@@ -34,15 +34,8 @@ command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
 (cd "$HERE/tokio-http" && nice cargo build --release --offline --quiet --target-dir "$BUILD_DIR/tokio-http") >&2 ||
   die "building benches/tokio-http failed"
 
-SERVER_PID=""
-stop_server() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  fi
-}
-trap stop_server EXIT
+# shellcheck source=server_lib.sh
+source "$HERE/server_lib.sh"
 
 # run_one <rt> <flag>: prints one rps figure per wrk run, one per line.
 run_one() {

@@ -110,16 +110,8 @@ in_list() {
   return 1
 }
 
-SERVER_PID=""
-stop_server() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  fi
-}
-trap stop_server EXIT
-trap 'stop_server; exit 130' INT TERM
+# shellcheck source=server_lib.sh
+source "$HERE/server_lib.sh"
 
 # Starts `<bin> echo-server 0 [flag]` and sets SERVER_PID and PORT; fails if
 # the server exits or does not report a port within 10 s. Not to be called in
