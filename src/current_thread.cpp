@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "runtime_base.hpp"
+#include "send_batch.hpp"
 
 namespace weft::detail {
 
@@ -32,6 +33,7 @@ class current_thread_runtime final : public runtime_base {
 public:
     explicit current_thread_runtime(runtime_config cfg) : runtime_base(std::move(cfg)) {
         if (cfg_.global_queue_interval == 0) cfg_.global_queue_interval = 31;
+        if (cfg_.batch_writes) batch_ = send_batch::create();
     }
     ~current_thread_runtime() override { shutdown(std::chrono::nanoseconds(-1)); }
 
@@ -83,6 +85,10 @@ public:
         w.poll_count = polls_.load(std::memory_order_relaxed);
         w.park_count = parks_.load(std::memory_order_relaxed);
         m.workers.push_back(w);
+        if (batch_) {
+            m.io_batched_writes = batch_->batched_writes();
+            m.io_write_batches = batch_->batches();
+        }
         return m;
     }
 
@@ -97,6 +103,7 @@ protected:
             return;
         }
         this_thread_context().worker = this;
+        this_thread_context().batch = batch_.get();
         std::uint64_t& forced = forced_yields_counter();
         std::uint64_t forced_before = forced;
         std::uint32_t tick = 0;
@@ -117,12 +124,17 @@ protected:
                 ran = true;
                 ++polls;
             }
+            // The round's writes go out together, before the next round, an
+            // I/O poll or a park (decision 0033); their tasks are queued again.
+            bool more = !local_.empty();
+            if (batch_ && batch_->pending()) batch_->flush();
             time_.fire_due();
             // I/O events flow between batches of tasks too, when more tasks
             // are queued (a drained queue parks in epoll_wait just below,
             // which returns at once if events are pending: one system call,
             // not two). No system call while no socket is registered.
-            if (ran && !local_.empty() && io_->registered() != 0) io_->poll(0);
+            // (Writers the flush just woke do not count: their round is next.)
+            if (ran && more && io_->registered() != 0) io_->poll(0);
             if (!ran && !drv.ready() && local_.empty() && inject_.empty()) {
                 // Nothing ready. A paused clock jumps to the next timer once
                 // no I/O event is pending either (Tokio's order); otherwise
@@ -202,6 +214,7 @@ private:
     local_ring local_;
     inject_queue inject_;
     parker parker_;
+    std::unique_ptr<send_batch> batch_; // null: writes are not batched
     std::mutex drive_mu_;
     std::atomic<std::uint64_t> polls_{0}, parks_{0}, forced_yields_{0};
 };

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "reactor.hpp"
+#include "send_batch.hpp"
 #include "socket_io.hpp"
 
 namespace weft::net {
@@ -70,18 +71,25 @@ task<io::result<std::size_t>> read_op(socket_io* s, std::span<std::byte> buf, bo
     }
 }
 
+/// One send of `buf`: through this worker's write batch when it has one
+/// (decision 0033), else send(2) now. Bytes sent, or -errno.
+weft::detail::send_awaiter send_once(weft::detail::scheduled_io& io,
+                                     std::span<const std::byte> buf) noexcept {
+    return weft::detail::send_awaiter(weft::detail::this_thread_context().batch, io.fd, buf);
+}
+
 task<io::result<std::size_t>> write_op(socket_io* s, std::span<const std::byte> buf) {
     if (s == nullptr) co_return not_open();
     weft::detail::scheduled_io& io = s->sio();
     for (;;) {
         std::uint64_t seen = co_await readiness_awaiter(io, io_direction::write);
-        ssize_t n = ::send(io.fd, buf.data(), buf.size(), MSG_NOSIGNAL);
+        long n = co_await send_once(io, buf);
         if (n >= 0) {
             if (n > 0 && static_cast<std::size_t>(n) < buf.size())
                 io_clear_readiness(io, io_direction::write, seen); // send buffer full
             co_return static_cast<std::size_t>(n);
         }
-        int e = errno;
+        int e = static_cast<int>(-n);
         if (would_block(e)) {
             io_clear_readiness(io, io_direction::write, seen);
         } else if (e != EINTR) {
@@ -161,6 +169,9 @@ bool write_all_now(socket_io* s, std::span<const std::byte>& buf, io::result<voi
     weft::detail::scheduled_io& io = s->sio();
     std::uint64_t seen = io.readiness.load(std::memory_order_acquire);
     if ((seen & weft::detail::io_interest_bits(io_direction::write)) == 0) return false;
+    // A worker that batches writes (decision 0033) sends them at the end of
+    // its round: the slow path's loop suspends there.
+    if (weft::detail::this_thread_context().batch != nullptr) return false;
     // A spent budget or an abort: the slow path's readiness_awaiter yields
     // there, so that the abort lands and the others run.
     if (!weft::detail::coop_proceed()) return false;
@@ -197,7 +208,7 @@ task<io::result<void>> write_all_slow(socket_io* s, std::span<const std::byte> b
     weft::detail::scheduled_io& io = s->sio();
     while (!buf.empty()) {
         std::uint64_t seen = co_await readiness_awaiter(io, io_direction::write);
-        ssize_t n = ::send(io.fd, buf.data(), buf.size(), MSG_NOSIGNAL);
+        long n = co_await send_once(io, buf);
         if (n > 0) {
             // A short write means the send buffer is full: wait for an edge.
             if (static_cast<std::size_t>(n) < buf.size())
@@ -206,7 +217,7 @@ task<io::result<void>> write_all_slow(socket_io* s, std::span<const std::byte> b
             continue;
         }
         if (n == 0) co_return make_error_code(io::error::write_zero);
-        int e = errno;
+        int e = static_cast<int>(-n);
         if (would_block(e)) {
             io_clear_readiness(io, io_direction::write, seen);
         } else if (e != EINTR) {

@@ -242,6 +242,11 @@ runtime_builder& runtime_builder::on_long_poll(std::function<void(const long_pol
     cfg_.on_long_poll = std::move(f);
     return *this;
 }
+runtime_builder& runtime_builder::batch_writes(bool on) {
+    cfg_.batch_writes = on;
+    return *this;
+}
+
 runtime_builder& runtime_builder::dump_on_sigquit(bool on) {
     cfg_.dump_on_sigquit = on;
     return *this;

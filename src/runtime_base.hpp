@@ -158,6 +158,7 @@ public:
         ctx_.rt = rt;
         ctx_.worker = worker;
         ctx_.current = nullptr;
+        ctx_.batch = nullptr;
     }
     ~context_guard() { ctx_ = saved_; }
     context_guard(const context_guard&) = delete;

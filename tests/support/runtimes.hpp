@@ -65,10 +65,15 @@ inline int scaled(int n, int floor = 1) {
 
 // --- flavours ---------------------------------------------------------------
 
-enum class flavor { multi_thread, current_thread };
+/// current_thread_unbatched: a current-thread runtime whose socket writes
+/// are plain send(2) calls (runtime_builder::batch_writes(false)), for the
+/// I/O suites, which run both write paths.
+enum class flavor { multi_thread, current_thread, current_thread_unbatched };
 
 inline weft::runtime_builder builder_for(flavor f) {
     if (f == flavor::multi_thread) return weft::runtime::multi_thread().worker_threads(2);
+    if (f == flavor::current_thread_unbatched)
+        return weft::runtime::current_thread().batch_writes(false);
     return weft::runtime::current_thread();
 }
 
@@ -77,11 +82,15 @@ inline weft::runtime make_runtime(flavor f) {
 }
 
 inline void PrintTo(flavor f, std::ostream* os) {
-    *os << (f == flavor::multi_thread ? "multi_thread(2 workers)" : "current_thread");
+    *os << (f == flavor::multi_thread     ? "multi_thread(2 workers)"
+            : f == flavor::current_thread ? "current_thread"
+                                          : "current_thread(batch_writes(false))");
 }
 
 inline std::string flavor_name(const ::testing::TestParamInfo<flavor>& info) {
-    return info.param == flavor::multi_thread ? "MultiThread" : "CurrentThread";
+    return info.param == flavor::multi_thread     ? "MultiThread"
+           : info.param == flavor::current_thread ? "CurrentThread"
+                                                  : "CurrentThreadUnbatched";
 }
 
 /// Fixture of the tests that run on both runtimes.
@@ -97,6 +106,14 @@ protected:
         Flavors, Suite,                                                                            \
         ::testing::Values(::weft_test::flavor::multi_thread, ::weft_test::flavor::current_thread), \
         ::weft_test::flavor_name)
+
+/// The flavours plus a current-thread runtime without write batching.
+#define WEFT_INSTANTIATE_IO_FLAVORS(Suite)                                                         \
+    INSTANTIATE_TEST_SUITE_P(Flavors, Suite,                                                       \
+                             ::testing::Values(::weft_test::flavor::multi_thread,                  \
+                                               ::weft_test::flavor::current_thread,                \
+                                               ::weft_test::flavor::current_thread_unbatched),     \
+                             ::weft_test::flavor_name)
 
 // --- seeds --------------------------------------------------------------------
 

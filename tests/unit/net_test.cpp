@@ -54,7 +54,7 @@ weft::task<> echo(weft::net::tcp_stream s) {
 } // namespace
 
 class NetFlavors : public weft_test::RuntimeTest {};
-WEFT_INSTANTIATE_FLAVORS(NetFlavors);
+WEFT_INSTANTIATE_IO_FLAVORS(NetFlavors);
 
 TEST_P(NetFlavors, EchoOverLoopback) {
     weft::runtime rt = make_runtime();

@@ -175,6 +175,8 @@ inline constexpr std::uint32_t coop_budget = 128;
 
 class runtime_core;
 
+class send_batch;
+
 struct thread_context {
     /// The runtime this thread is inside (a worker, or a thread in block_on).
     runtime_core* rt = nullptr;
@@ -200,6 +202,8 @@ struct thread_context {
     /// This thread's slot of the long-poll watchdog, when the runtime has
     /// one (src/watchdog.hpp); poll_task marks each poll in it.
     struct poll_slot* watch = nullptr;
+    /// This worker's write batch (src/send_batch.hpp), when it has one.
+    send_batch* batch = nullptr;
 };
 
 thread_context& this_thread_context() noexcept;

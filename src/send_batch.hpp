@@ -1,0 +1,163 @@
+// Write batching (decision 0033): the socket writes of one scheduler tick go
+// to the kernel together, in one io_uring_enter.
+//
+// # Why
+//
+// With many connections ready at once (the echo and HTTP servers), a worker
+// runs a dozen tasks per tick and each sends its reply. As separate send(2)
+// calls, every reply is a kernel round trip, and on loopback each send wakes
+// the peer, which then preempts the sender at the return to user space.
+// Gathered into one io_uring_enter, the sends run back to back in the
+// kernel: tcp_echo on 2 cores went from 186k to 237k round trips/s in a C
+// prototype of exactly this (docs/decisions/0033).
+//
+// # How
+//
+// A current-thread runtime owns one send_batch (thread_context::batch while
+// its block_on thread drives it). A write that finds its socket writable
+// does not call send(2): it links a node (batched_send, inside its awaiter,
+// inside the task's frame) into the batch and suspends. The scheduler
+// flushes the batch after each round of up to event_interval polls, before
+// it polls for I/O or parks. A task therefore never waits for a flush longer
+// than the tasks queued before it take to run.
+//
+// The multi-thread runtime does not batch. Measured there (2 workers, 2
+// cores), batching gave no more round trips per second, and wrk's p99 went
+// from 1 ms to 4 ms: a worker preempted by the kernel while holding gathered
+// writes delays them by a whole time slice, where unbatched writes of
+// other tasks would have gone out already.
+//
+// The flush submits one IORING_OP_SEND per node with MSG_DONTWAIT. io_uring
+// does not arm a poll for a MSG_DONTWAIT request (REQ_F_NOWAIT): it sends
+// what fits, or completes with -EAGAIN, during the io_uring_enter call
+// itself. So when the call returns, the kernel is done with every buffer;
+// the flush still reaps until it holds one completion per request before it
+// lets a node go. Results (bytes or -errno) go back into the nodes, and the
+// tasks are woken; a short send or -EAGAIN is handled by the write's loop as
+// a short send(2) would be.
+//
+// Without io_uring (an old kernel, a seccomp profile that forbids it) or
+// with runtime_builder::batch_writes(false) there is no batch, and every
+// write is its own send(2), as before.
+//
+// # Cancellation and lifetime
+//
+// Nodes are guarded by the batch's lock, held for the whole flush,
+// including the system call. A node's awaiter destroyed while linked (its
+// task was aborted in write) unlinks it under that lock; once a flush has
+// taken the lock first, the awaiter waits for it, so the kernel never reads
+// a buffer that is being freed. A flush moves each waker out and clears
+// `linked` (release) as its last write to a node, then wakes outside the
+// lock; a wake-up for an awaiter already gone is stale, and the suspension
+// token makes it harmless (decision 0002). Only the owner thread enqueues
+// and flushes; any thread may cancel.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "weft/detail/await_site.hpp"
+#include "weft/detail/spin_mutex.hpp"
+#include "weft/detail/task_header.hpp"
+
+namespace weft::detail {
+
+/// One write waiting in a send_batch.
+struct batched_send {
+    batched_send* prev = nullptr;
+    batched_send* next = nullptr;
+    int fd = -1;
+    const std::byte* data = nullptr;
+    std::size_t len = 0;
+    /// Bytes sent, or -errno.
+    long result = 0;
+    waker w;
+    /// True while in the batch; cleared (release) by the flush as its last
+    /// write to the node, so an owner that sees false may destroy it.
+    std::atomic<bool> linked{false};
+};
+
+/// send(2) of `n`'s bytes, non-blocking, without SIGPIPE; stores the result.
+void send_now(batched_send& n) noexcept;
+
+class send_batch {
+public:
+    /// A batch with an io_uring of its own, or nullptr when io_uring is not
+    /// available here (then writes go straight to send(2)).
+    static std::unique_ptr<send_batch> create();
+    ~send_batch();
+    send_batch(const send_batch&) = delete;
+    send_batch& operator=(const send_batch&) = delete;
+
+    /// Something is waiting for flush(). Owner thread.
+    bool pending() const noexcept { return count_.load(std::memory_order_relaxed) != 0; }
+    /// Links `n` and records the current task's waker. Owner thread.
+    void enqueue(batched_send& n, std::coroutine_handle<> h);
+    /// Withdraws `n` (no-op once a flush took it). Any thread.
+    void cancel(batched_send& n) noexcept;
+    /// Sends everything queued and wakes the writers. Owner thread.
+    /// Returns the number of tasks woken.
+    std::size_t flush() noexcept;
+
+    /// Sends submitted through the batch, and flushes that sent something
+    /// (runtime_metrics::io_batched_writes, io_write_batches).
+    std::uint64_t batched_writes() const noexcept {
+        return writes_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t batches() const noexcept { return batches_.load(std::memory_order_relaxed); }
+
+private:
+    struct ring;
+    explicit send_batch(ring* r) noexcept : ring_(r) {}
+    /// Submits `n` nodes (`nodes[i]`) and stores their results. Under mu_.
+    void submit(batched_send** nodes, std::size_t n) noexcept;
+
+    spin_mutex mu_;
+    batched_send* head_ = nullptr; // guarded by mu_
+    batched_send* tail_ = nullptr;
+    std::atomic<std::size_t> count_{0};
+    ring* ring_;
+    std::atomic<std::uint64_t> writes_{0}, batches_{0};
+};
+
+/// co_await send_awaiter(batch, fd, buf): one send of `buf`; gives the bytes
+/// sent or -errno. With a batch (the thread's thread_context::batch) the send
+/// waits for the worker's next flush; with nullptr it is a send(2) at once.
+/// The socket write loops (src/net.cpp) use it for every send.
+class send_awaiter : public awaitable_tag {
+public:
+    static constexpr await_kind weft_await_kind = await_kind::io_readiness;
+    send_awaiter(send_batch* b, int fd, std::span<const std::byte> buf) noexcept : b_(b) {
+        node_.fd = fd;
+        node_.data = buf.data();
+        node_.len = buf.size();
+    }
+    /// Copyable before it is awaited (task_promise::await_transform passes
+    /// awaiters on by value): a copy carries the request, not the node.
+    send_awaiter(const send_awaiter& o) noexcept : b_(o.b_) {
+        node_.fd = o.node_.fd;
+        node_.data = o.node_.data;
+        node_.len = o.node_.len;
+    }
+    send_awaiter& operator=(const send_awaiter&) = delete;
+    ~send_awaiter() {
+        if (node_.linked.load(std::memory_order_acquire)) b_->cancel(node_);
+    }
+
+    bool await_ready() noexcept {
+        if (b_ != nullptr) return false;
+        send_now(node_);
+        return true;
+    }
+    void await_suspend(std::coroutine_handle<> h) { b_->enqueue(node_, h); }
+    long await_resume() const noexcept { return node_.result; }
+
+private:
+    send_batch* b_;
+    batched_send node_;
+};
+} // namespace weft::detail

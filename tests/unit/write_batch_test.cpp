@@ -1,0 +1,163 @@
+// Write batching on the current-thread runtime (src/send_batch.hpp,
+// decision 0033): the writes of one round go out in one io_uring_enter,
+// a writer aborted before the flush sends nothing and leaves the socket
+// usable, errors come back as values, and batch_writes(false) turns it off.
+// The NetFlavors suite (net_test.cpp) runs every socket test with and
+// without batching as well.
+#include <gtest/gtest.h>
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+#include <weft/weft.hpp>
+
+namespace {
+
+/// Whether this kernel (and seccomp profile) lets us set up an io_uring:
+/// without one the runtime writes with send(2) and there is no batch.
+bool io_uring_available() {
+    io_uring_params p;
+    std::memset(&p, 0, sizeof p);
+    int fd = static_cast<int>(::syscall(__NR_io_uring_setup, 4, &p));
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
+}
+
+struct connected_pair {
+    weft::net::tcp_stream client;
+    weft::net::tcp_stream server;
+};
+
+weft::task<std::string> read_n(weft::net::tcp_stream& s, std::size_t n) {
+    std::string out(n, '\0');
+    auto r = co_await s.read_exact(
+        std::span<std::byte>(reinterpret_cast<std::byte*>(out.data()), out.size()));
+    EXPECT_TRUE(r.has_value()) << r.message();
+    co_return out;
+}
+
+/// A connected pair whose server side the reactor already knows writable
+/// (a byte went through it, so an epoll_wait reported its state): a write
+/// on it takes the batched path at once rather than waiting for an event.
+weft::task<connected_pair> connect_pair() {
+    auto listener = weft::net::tcp_listener::bind("127.0.0.1:0").value();
+    std::string addr = "127.0.0.1:" + std::to_string(listener.local_addr().value().port());
+    auto client = (co_await weft::net::tcp_stream::connect(addr)).value();
+    auto server = (co_await listener.accept()).value();
+    connected_pair p{std::move(client), std::move(server.first)};
+    EXPECT_TRUE((co_await p.client.write_all("w")).has_value());
+    EXPECT_EQ(co_await read_n(p.server, 1), "w");
+    co_return p;
+}
+
+} // namespace
+
+TEST(WriteBatch, WritesOfOneRoundGoOutInOneSystemCall) {
+    if (!io_uring_available()) GTEST_SKIP() << "io_uring is not available here";
+    weft::runtime rt = weft::runtime::current_thread().build();
+    rt.block_on([&rt]() -> weft::task<> {
+        constexpr int conns = 8;
+        std::vector<connected_pair> pairs;
+        for (int i = 0; i < conns; ++i)
+            pairs.push_back(co_await connect_pair());
+        weft::runtime_metrics before = rt.metrics();
+        // Eight writers become ready together: they run in one round, each
+        // queues its write, and the round ends with one flush.
+        std::vector<weft::join_handle<void>> writers;
+        for (int i = 0; i < conns; ++i)
+            writers.push_back(weft::spawn(
+                [](weft::net::tcp_stream* s, int i) -> weft::task<> {
+                    auto w = co_await s->write_all("message " + std::to_string(i));
+                    EXPECT_TRUE(w.has_value()) << w.message();
+                },
+                &pairs[static_cast<std::size_t>(i)].server, i));
+        for (auto& w : writers)
+            (void)co_await w;
+        weft::runtime_metrics after = rt.metrics();
+        EXPECT_EQ(after.io_batched_writes - before.io_batched_writes, 8u);
+        EXPECT_EQ(after.io_write_batches - before.io_write_batches, 1u);
+        for (int i = 0; i < conns; ++i) {
+            std::string want = "message " + std::to_string(i);
+            EXPECT_EQ(co_await read_n(pairs[static_cast<std::size_t>(i)].client, want.size()),
+                      want);
+        }
+    });
+}
+
+TEST(WriteBatch, AWriterAbortedBeforeTheFlushSendsNothing) {
+    weft::runtime rt = weft::runtime::current_thread().build();
+    rt.block_on([&rt]() -> weft::task<> {
+        connected_pair p = co_await connect_pair();
+        connected_pair control = co_await connect_pair();
+        weft::runtime_metrics before = rt.metrics();
+        // Both writers queue their writes and suspend; the aborter, next in
+        // the same round, aborts the first; its cancellation runs in that
+        // round too, so its frame (and its queued write) is gone before the
+        // flush, which sends the control's write alone.
+        auto writer = weft::spawn(
+            [](weft::net::tcp_stream* s) -> weft::task<> {
+                (void)co_await s->write_all("must not be sent");
+                ADD_FAILURE() << "the aborted writer went on";
+            },
+            &p.server);
+        auto other = weft::spawn(
+            [](weft::net::tcp_stream* s) -> weft::task<> {
+                EXPECT_TRUE((co_await s->write_all("control")).has_value());
+            },
+            &control.server);
+        auto aborter = weft::spawn(
+            [](weft::abort_handle h) -> weft::task<> {
+                h.abort();
+                co_return;
+            },
+            writer.abort_handle());
+        (void)co_await aborter;
+        auto r = co_await writer;
+        EXPECT_TRUE(!r.has_value() && r.error().is_cancelled());
+        (void)co_await other;
+        EXPECT_EQ(co_await read_n(control.client, 7), "control");
+        if (io_uring_available()) {
+            weft::runtime_metrics after = rt.metrics();
+            EXPECT_EQ(after.io_batched_writes - before.io_batched_writes, 1u);
+            EXPECT_EQ(after.io_write_batches - before.io_write_batches, 1u);
+        }
+        // The socket is untouched: the next write is the first thing the peer reads.
+        auto w = co_await p.server.write_all("after");
+        EXPECT_TRUE(w.has_value()) << w.message();
+        EXPECT_EQ(co_await read_n(p.client, 5), "after");
+    });
+}
+
+TEST(WriteBatch, ErrorsComeBackAsValues) {
+    weft::runtime rt = weft::runtime::current_thread().build();
+    rt.block_on([]() -> weft::task<> {
+        connected_pair p = co_await connect_pair();
+        // The peer closes with unread data, so it resets the connection.
+        (void)co_await p.server.write_all("x");
+        { weft::net::tcp_stream gone = std::move(p.client); }
+        std::error_code last;
+        std::string chunk(64 * 1024, 'y');
+        for (int i = 0; i < 64 && !last; ++i) {
+            auto w = co_await p.server.write_all(chunk);
+            if (!w) last = w.error();
+        }
+        EXPECT_TRUE(last == std::errc::connection_reset || last == std::errc::broken_pipe)
+            << last.message();
+    });
+}
+
+TEST(WriteBatch, OffMeansNoBatchAndTheSameResults) {
+    weft::runtime rt = weft::runtime::current_thread().batch_writes(false).build();
+    rt.block_on([&rt]() -> weft::task<> {
+        connected_pair p = co_await connect_pair();
+        auto w = co_await p.server.write_all("plain");
+        EXPECT_TRUE(w.has_value()) << w.message();
+        EXPECT_EQ(co_await read_n(p.client, 5), "plain");
+        EXPECT_EQ(rt.metrics().io_batched_writes, 0u);
+        EXPECT_EQ(rt.metrics().io_write_batches, 0u);
+    });
+}
