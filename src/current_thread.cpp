@@ -33,7 +33,7 @@ class current_thread_runtime final : public runtime_base {
 public:
     explicit current_thread_runtime(runtime_config cfg) : runtime_base(std::move(cfg)) {
         if (cfg_.global_queue_interval == 0) cfg_.global_queue_interval = 31;
-        if (cfg_.batch_writes) batch_ = send_batch::create();
+        if (cfg_.batch_writes) batch_ = std::make_unique<send_batch>();
     }
     ~current_thread_runtime() override { shutdown(std::chrono::nanoseconds(-1)); }
 

@@ -171,7 +171,8 @@ bool write_all_now(socket_io* s, std::span<const std::byte>& buf, io::result<voi
     if ((seen & weft::detail::io_interest_bits(io_direction::write)) == 0) return false;
     // A worker that batches writes (decision 0033) sends them at the end of
     // its round: the slow path's loop suspends there.
-    if (weft::detail::this_thread_context().batch != nullptr) return false;
+    weft::detail::send_batch* batch = weft::detail::this_thread_context().batch;
+    if (batch != nullptr && batch->usable()) return false;
     // A spent budget or an abort: the slow path's readiness_awaiter yields
     // there, so that the abort lands and the others run.
     if (!weft::detail::coop_proceed()) return false;

@@ -19,6 +19,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 
 #include "weft/detail/intrusive_list.hpp"
 
@@ -117,10 +118,15 @@ void send_now(batched_send& n) noexcept {
     n.result = r >= 0 ? static_cast<long>(r) : -static_cast<long>(errno);
 }
 
-std::unique_ptr<send_batch> send_batch::create() {
-    auto r = std::make_unique<ring>();
-    if (!r->open()) return nullptr;
-    return std::unique_ptr<send_batch>(new send_batch(r.release()));
+bool send_batch::open_ring() noexcept {
+    auto* r = new (std::nothrow) ring();
+    if (r == nullptr || !r->open()) {
+        delete r;
+        unusable_ = true;
+        return false;
+    }
+    ring_ = r;
+    return true;
 }
 
 send_batch::~send_batch() {

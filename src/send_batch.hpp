@@ -86,13 +86,16 @@ void send_now(batched_send& n) noexcept;
 
 class send_batch {
 public:
-    /// A batch with an io_uring of its own, or nullptr when io_uring is not
-    /// available here (then writes go straight to send(2)).
-    static std::unique_ptr<send_batch> create();
+    send_batch() noexcept = default;
     ~send_batch();
     send_batch(const send_batch&) = delete;
     send_batch& operator=(const send_batch&) = delete;
 
+    /// Whether writes may be batched: opens the batch's io_uring on first use
+    /// (a runtime that never writes to a socket never makes one). False for
+    /// good when io_uring is not available here; writes then go straight to
+    /// send(2). Owner thread.
+    bool usable() noexcept { return ring_ != nullptr || (!unusable_ && open_ring()); }
     /// Something is waiting for flush(). Owner thread.
     bool pending() const noexcept { return count_.load(std::memory_order_relaxed) != 0; }
     /// Links `n` and records the current task's waker. Owner thread.
@@ -112,7 +115,7 @@ public:
 
 private:
     struct ring;
-    explicit send_batch(ring* r) noexcept : ring_(r) {}
+    bool open_ring() noexcept;
     /// Submits `n` nodes (`nodes[i]`) and stores their results. Under mu_.
     void submit(batched_send** nodes, std::size_t n) noexcept;
 
@@ -120,13 +123,14 @@ private:
     batched_send* head_ = nullptr; // guarded by mu_
     batched_send* tail_ = nullptr;
     std::atomic<std::size_t> count_{0};
-    ring* ring_;
+    ring* ring_ = nullptr; // set once by open_ring()
+    bool unusable_ = false;
     std::atomic<std::uint64_t> writes_{0}, batches_{0};
 };
 
 /// co_await send_awaiter(batch, fd, buf): one send of `buf`; gives the bytes
-/// sent or -errno. With a batch (the thread's thread_context::batch) the send
-/// waits for the worker's next flush; with nullptr it is a send(2) at once.
+/// sent or -errno. With a usable batch (the thread's thread_context::batch)
+/// the send waits for the next flush; else it is a send(2) at once.
 /// The socket write loops (src/net.cpp) use it for every send.
 class send_awaiter : public awaitable_tag {
 public:
@@ -149,7 +153,7 @@ public:
     }
 
     bool await_ready() noexcept {
-        if (b_ != nullptr) return false;
+        if (b_ != nullptr && b_->usable()) return false;
         send_now(node_);
         return true;
     }
