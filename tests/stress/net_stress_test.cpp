@@ -8,6 +8,11 @@
 //   accept every connection the first did not.
 // - Many concurrent echo clients with random message sizes, some aborted at
 //   random moments; the others must get exactly their bytes back.
+// - Writers aborted at random moments, while their writes may be gathered in
+//   a write batch (decision 0033): each peer reads whole records in order,
+//   all of them when its writer finished.
+// Every test runs on both runtimes and on a current-thread runtime without
+// write batching.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -20,7 +25,7 @@
 namespace {
 
 class NetStress : public weft_test::RuntimeTest {};
-WEFT_INSTANTIATE_FLAVORS(NetStress);
+WEFT_INSTANTIATE_IO_FLAVORS(NetStress);
 
 std::string random_bytes(std::mt19937_64& rng, std::size_t n) {
     std::string s(n, '\0');
@@ -183,6 +188,82 @@ TEST_P(NetStress, ManyEchoClientsSomeAborted) {
         }
         server.abort();
         (void)co_await server;
+    });
+}
+
+TEST_P(NetStress, AbortedWritersSendWholeRecordsOrNothing) {
+    std::uint64_t seed = weft_test::test_seed();
+    WEFT_SEED_TRACE(seed);
+    std::mt19937_64 rng(seed);
+    weft::runtime rt = make_runtime();
+    const int nwriters = weft_test::scaled(48, 8);
+    constexpr std::size_t record = 32;
+    constexpr std::uint32_t records = 64; // 2 KiB: a socket always takes it whole
+    rt.block_on([&]() -> weft::task<> {
+        auto listener = weft::net::tcp_listener::bind("127.0.0.1:0").value();
+        auto addr = listener.local_addr().value();
+        // Each reader takes records until end of stream (its writer finished
+        // or was aborted and its socket closed) and returns how many it got.
+        std::vector<weft::join_handle<std::uint32_t>> readers;
+        std::vector<weft::join_handle<void>> writers;
+        for (int i = 0; i < nwriters; ++i) {
+            auto client = (co_await weft::net::tcp_stream::connect(addr)).value();
+            auto conn = (co_await listener.accept()).value();
+            readers.push_back(weft::spawn(
+                [](weft::net::tcp_stream s, int id) -> weft::task<std::uint32_t> {
+                    std::string all;
+                    char buf[4096];
+                    for (;;) {
+                        auto n = co_await s.read(weft::io::buffer(buf));
+                        EXPECT_TRUE(n.has_value()) << n.message();
+                        if (!n || *n == 0) break;
+                        all.append(buf, *n);
+                    }
+                    EXPECT_EQ(all.size() % record, 0u) << "torn record from writer " << id;
+                    std::uint32_t got = static_cast<std::uint32_t>(all.size() / record);
+                    for (std::uint32_t k = 0; k < got; ++k) {
+                        std::string want = "w" + std::to_string(id) + " r" + std::to_string(k);
+                        want.resize(record, '.');
+                        EXPECT_EQ(all.substr(k * record, record), want) << "writer " << id;
+                    }
+                    co_return got;
+                },
+                std::move(client), i));
+            int pause = static_cast<int>(rng() % 8);
+            writers.push_back(weft::spawn(
+                [](weft::net::tcp_stream s, int id, int pause) -> weft::task<> {
+                    for (std::uint32_t k = 0; k < records; ++k) {
+                        std::string rec = "w" + std::to_string(id) + " r" + std::to_string(k);
+                        rec.resize(record, '.');
+                        auto w = co_await s.write_all(rec); // named: docs/compiler-traps.md
+                        EXPECT_TRUE(w.has_value()) << w.message();
+                        if (k % 8 == 0) co_await yield_n(pause);
+                    }
+                },
+                std::move(conn.first), i, pause));
+        }
+        std::vector<bool> aborted(static_cast<std::size_t>(nwriters));
+        for (int round = 0; round < 8; ++round) {
+            co_await yield_n(static_cast<int>(rng() % 6));
+            for (int i = 0; i < nwriters; ++i)
+                if (rng() % 16 == 0) {
+                    writers[static_cast<std::size_t>(i)].abort();
+                    aborted[static_cast<std::size_t>(i)] = true;
+                }
+        }
+        for (int i = 0; i < nwriters; ++i) {
+            auto w = co_await writers[static_cast<std::size_t>(i)];
+            bool finished = w.has_value();
+            if (!finished) {
+                EXPECT_TRUE(aborted[static_cast<std::size_t>(i)]);
+                EXPECT_TRUE(w.error().is_cancelled());
+            }
+            auto got = co_await readers[static_cast<std::size_t>(i)];
+            EXPECT_TRUE(got.has_value());
+            if (finished && got.has_value()) {
+                EXPECT_EQ(got.value(), records) << "writer " << i;
+            }
+        }
     });
 }
 
