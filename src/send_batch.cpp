@@ -181,13 +181,16 @@ void send_batch::submit(batched_send** nodes, std::size_t n) noexcept {
     ring_->sq_tail->store(tail + static_cast<unsigned>(n), std::memory_order_release);
 
     std::size_t submitted = 0, reaped = 0;
+    int retries = 0;
     while (reaped < n) {
         unsigned to_submit = static_cast<unsigned>(n - submitted);
         int rc = sys_io_uring_enter(ring_->fd, to_submit, static_cast<unsigned>(n - reaped),
                                     IORING_ENTER_GETEVENTS);
         if (rc < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EBUSY) continue;
-            // The ring itself failed (it should not). Requests left in the
+            // A signal, or the kernel short of memory for a moment: retry.
+            bool transient = errno == EINTR || errno == EAGAIN || errno == EBUSY;
+            if (transient && ++retries < 64) continue;
+            // The ring failed (it should not). Requests left in the
             // submission queue must never reach the kernel after the plain
             // sends below, so the ring is not entered again.
             ring_->broken = true;
