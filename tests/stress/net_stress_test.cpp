@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -31,6 +32,15 @@ std::string random_bytes(std::mt19937_64& rng, std::size_t n) {
     std::string s(n, '\0');
     for (char& c : s)
         c = static_cast<char>('a' + rng() % 26);
+    return s;
+}
+
+/// Record `k` of writer `id`: "w<id> r<k>" padded with dots to 32 bytes.
+std::string record_text(int id, std::uint32_t k) {
+    char buf[33];
+    int n = std::snprintf(buf, sizeof buf, "w%d r%u", id, k);
+    std::string s(buf, static_cast<std::size_t>(n));
+    s.resize(32, '.');
     return s;
 }
 
@@ -222,8 +232,7 @@ TEST_P(NetStress, AbortedWritersSendWholeRecordsOrNothing) {
                     EXPECT_EQ(all.size() % record, 0u) << "torn record from writer " << id;
                     std::uint32_t got = static_cast<std::uint32_t>(all.size() / record);
                     for (std::uint32_t k = 0; k < got; ++k) {
-                        std::string want = "w" + std::to_string(id) + " r" + std::to_string(k);
-                        want.resize(record, '.');
+                        std::string want = record_text(id, k);
                         EXPECT_EQ(all.substr(k * record, record), want) << "writer " << id;
                     }
                     co_return got;
@@ -233,8 +242,7 @@ TEST_P(NetStress, AbortedWritersSendWholeRecordsOrNothing) {
             writers.push_back(weft::spawn(
                 [](weft::net::tcp_stream s, int id, int pause) -> weft::task<> {
                     for (std::uint32_t k = 0; k < records; ++k) {
-                        std::string rec = "w" + std::to_string(id) + " r" + std::to_string(k);
-                        rec.resize(record, '.');
+                        std::string rec = record_text(id, k);
                         auto w = co_await s.write_all(rec); // named: docs/compiler-traps.md
                         EXPECT_TRUE(w.has_value()) << w.message();
                         if (k % 8 == 0) co_await yield_n(pause);
