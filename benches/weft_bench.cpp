@@ -82,6 +82,9 @@ weft::runtime make_runtime(flavor fl) {
                                   : weft::runtime::current_thread();
     if (const char* ms = std::getenv("WEFT_BENCH_LONG_POLL_MS"))
         b.long_poll_threshold(std::chrono::milliseconds(std::atoi(ms)));
+    // Write batching's worth on the socket workloads (decision 0033).
+    if (const char* off = std::getenv("WEFT_BENCH_NO_BATCH_WRITES"); off && *off == '1')
+        b.batch_writes(false);
     return b.build();
 }
 
