@@ -110,9 +110,7 @@ class BlockingStress : public weft_test::RuntimeTest {};
 WEFT_INSTANTIATE_FLAVORS(BlockingStress);
 
 TEST_P(BlockingStress, RandomCallsAbortsAndShutdowns) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("BlockingStress seed " + std::to_string(seed));
     int rounds = weft_test::scaled(80, 10);
     long violations = 0;
@@ -246,9 +244,7 @@ weft::task<int> pinned_spawner(local_world* w, std::uint64_t seed, int tasks, in
 }
 
 TEST(SpawnLocalStress, PinnedTasksStayOnTheirWorker) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("SpawnLocalStress seed " + std::to_string(seed));
     int rounds = weft_test::scaled(16, 3);
     for (int round = 0; round < rounds; ++round) {
@@ -311,9 +307,7 @@ weft::task<int> set_driver_body(local_world* w, weft::local_set* set, std::uint6
 }
 
 TEST_P(BlockingStress, LocalSetTasksStayOnTheDrivingThread) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("LocalSetStress seed " + std::to_string(seed));
     int rounds = weft_test::scaled(16, 3);
     for (int round = 0; round < rounds; ++round) {

@@ -62,9 +62,7 @@ weft::runtime make_mt() {
 // --- oneshot recv ------------------------------------------------------------------
 
 TEST(ChannelsStress, OneshotRecvAbortDuringSend) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("OneshotRecvAbortDuringSend");
     const int rounds = weft_test::scaled(200, 10), k = 64;
     counter c;
@@ -122,9 +120,7 @@ TEST(ChannelsStress, OneshotRecvAbortDuringSend) {
 // TSan check the TX_WAKING handshake; the test checks every task either saw the
 // channel closed or was cancelled.
 TEST(ChannelsStress, OneshotClosedAbortDuringReceiverDrop) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("OneshotClosedAbortDuringReceiverDrop");
     const int rounds = weft_test::scaled(200, 10), k = 64;
     weft::runtime rt = make_mt();
@@ -167,9 +163,7 @@ TEST(ChannelsStress, OneshotClosedAbortDuringReceiverDrop) {
 // --- mpsc send --------------------------------------------------------------------
 
 TEST(ChannelsStress, MpscSendAbortWhileWaitingForCapacity) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("MpscSendAbortWhileWaitingForCapacity");
     const int rounds = weft_test::scaled(200, 10), k = 64;
     counter c;
@@ -218,9 +212,7 @@ TEST(ChannelsStress, MpscSendAbortWhileWaitingForCapacity) {
 }
 
 TEST(ChannelsStress, MpscReserveAbortAfterGrantReleasesCapacity) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("MpscReserveAbortAfterGrantReleasesCapacity");
     const int rounds = weft_test::scaled(200, 10), k = 48;
     weft::runtime rt = make_mt();
@@ -269,9 +261,7 @@ TEST(ChannelsStress, MpscReserveAbortAfterGrantReleasesCapacity) {
 // --- mpsc recv --------------------------------------------------------------------
 
 TEST(ChannelsStress, MpscRecvAbortDuringDelivery) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("MpscRecvAbortDuringDelivery");
     const int rounds = weft_test::scaled(200, 10), n = 200;
     counter c;
@@ -320,9 +310,7 @@ TEST(ChannelsStress, MpscRecvAbortDuringDelivery) {
 // --- watch changed -------------------------------------------------------------------
 
 TEST(ChannelsStress, WatchChangedAbortDuringSend) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("WatchChangedAbortDuringSend");
     const int rounds = weft_test::scaled(200, 10), k = 32, last = 50;
     counter c;
@@ -365,9 +353,7 @@ TEST(ChannelsStress, WatchChangedAbortDuringSend) {
 // --- broadcast recv --------------------------------------------------------------------
 
 TEST(ChannelsStress, BroadcastRecvAbortDuringSend) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::watchdog dog("BroadcastRecvAbortDuringSend");
     const int rounds = weft_test::scaled(150, 10), k = 16, n = 100;
     counter c;

@@ -88,8 +88,7 @@ std::vector<weft::abort_handle> abort_handles(const std::vector<weft::join_handl
 // --- semaphore ------------------------------------------------------------------
 
 TEST(LocksStress, SemaphoreAcquireAbortDuringGrantConservesPermits) {
-    const std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
+    WEFT_SEEDED(seed);
     weft::runtime rt = make_mt();
     const int rounds = weft_test::scaled(400, 20);
     weft_test::watchdog wd("semaphore stress", std::chrono::seconds(90));
@@ -185,8 +184,7 @@ TEST(LocksStress, SemaphoreAcquireAbortDuringGrantConservesPermits) {
 // --- mutex ----------------------------------------------------------------------------
 
 TEST(LocksStress, MutexLockAbortDuringHandOffKeepsExclusionAndUnlocks) {
-    const std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
+    WEFT_SEEDED(seed);
     weft::runtime rt = make_mt();
     const int rounds = weft_test::scaled(400, 20);
     weft_test::watchdog wd("mutex stress", std::chrono::seconds(90));
@@ -244,8 +242,7 @@ TEST(LocksStress, MutexLockAbortDuringHandOffKeepsExclusionAndUnlocks) {
 // --- rw_lock ----------------------------------------------------------------------------
 
 TEST(LocksStress, RwLockAbortDuringGrantKeepsWritersExclusive) {
-    const std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
+    WEFT_SEEDED(seed);
     weft::runtime rt = make_mt();
     const int rounds = weft_test::scaled(400, 20);
     weft_test::watchdog wd("rw_lock stress", std::chrono::seconds(90));
@@ -315,8 +312,7 @@ TEST(LocksStress, RwLockAbortDuringGrantKeepsWritersExclusive) {
 // most one leader, and exactly one unless a victim arrived there (a victim
 // may have been the leader, aborted before it resumed).
 TEST(LocksStress, BarrierWaitAbortDuringReleaseHasOneLeaderAndLosesNoWaiter) {
-    const std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
+    WEFT_SEEDED(seed);
     weft::runtime rt = make_mt();
     const int rounds = weft_test::scaled(600, 30);
     constexpr int generations = 12;
@@ -417,8 +413,7 @@ TEST(LocksStress, BarrierWaitAbortDuringReleaseHasOneLeaderAndLosesNoWaiter) {
 // the test drops tokens of the tree concurrently (re-parenting). Every
 // surviving waiter must complete and see its token cancelled.
 TEST(LocksStress, CancellationTokenCancelDuringAbortWakesEveryLiveWaiter) {
-    const std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
+    WEFT_SEEDED(seed);
     weft::runtime rt = make_mt();
     const int rounds = weft_test::scaled(600, 30);
     weft_test::watchdog wd("cancellation_token stress", std::chrono::seconds(90));

@@ -58,9 +58,7 @@ weft::task<long> select_worker(msg_rx rx, weft::sync::notify* n, weft_test::coun
 }
 
 TEST(StructuredStress, SelectRacesForeignWakesAndAborts) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::counter c;
     const int rounds = weft_test::scaled(16, 3);
     const int tasks = 16;
@@ -124,9 +122,7 @@ TEST(StructuredStress, SelectRacesForeignWakesAndAborts) {
 // threads abort members through their abort_handles. Every member ends
 // exactly once (value or cancelled), results match ids, guards all die.
 TEST(StructuredStress, JoinSetConcurrentCompletionsAbortAllAndDrop) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::counter c;
     const int rounds = weft_test::scaled(30, 4);
     {
@@ -209,9 +205,7 @@ TEST(StructuredStress, JoinSetConcurrentCompletionsAbortAllAndDrop) {
 // Tasks blocked in join/try_join on foreign-woken leaves, aborted while the
 // wakes land: nothing leaks, every handle ends cancelled or with a value.
 TEST(StructuredStress, JoinAbortRacesWakes) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft_test::counter c;
     const int rounds = weft_test::scaled(40, 5);
     {

@@ -155,8 +155,7 @@ struct registry {
 } // namespace
 
 TEST(TaskStress, RandomizedSpawnAbortDetachAwaitNotifyAcrossThreads) {
-    const std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
+    WEFT_SEEDED(seed);
     const int external_iterations = weft_test::scaled(120000, 500);
     const int driver_iterations = weft_test::scaled(60000, 200);
     constexpr int external_threads = 2, drivers = 3;
@@ -305,8 +304,7 @@ TEST(TaskStress, RandomizedSpawnAbortDetachAwaitNotifyAcrossThreads) {
 // whatever is pending at shutdown is cancelled and freed, and spawns racing
 // with the shutdown either run or are cancelled, never leak.
 TEST(TaskStress, ShutdownRacesWithExternalSpawnsAndAborts) {
-    const std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
+    WEFT_SEEDED(seed);
     const int rounds = weft_test::scaled(1000, 20);
     weft_test::watchdog wd("shutdown race deadlock, seed " + std::to_string(seed),
                            std::chrono::seconds(100));

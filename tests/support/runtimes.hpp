@@ -130,6 +130,21 @@ inline std::uint64_t test_seed() {
                  << "seed " << (seed) << " (rerun with WEFT_TEST_SEED=" << (seed) << ")");         \
     ::testing::Test::RecordProperty("seed", std::to_string(seed))
 
+/// A randomized test's preamble: `seed` ($WEFT_TEST_SEED or random), shown
+/// with any failure (WEFT_SEED_TRACE).
+///
+///   TEST_P(Stress, Something) {
+///       WEFT_SEEDED_RNG(seed, rng); // or WEFT_SEEDED(seed) without a generator
+///       ... rng() ...
+#define WEFT_SEEDED(seed)                                                                          \
+    const std::uint64_t seed = ::weft_test::test_seed();                                           \
+    WEFT_SEED_TRACE(seed)
+
+/// WEFT_SEEDED(seed) plus `std::mt19937_64 rng(seed)`.
+#define WEFT_SEEDED_RNG(seed, rng)                                                                 \
+    WEFT_SEEDED(seed);                                                                             \
+    std::mt19937_64 rng(seed)
+
 // --- watchdog -------------------------------------------------------------------
 
 /// Turns a deadlock into a diagnosable event: if not destroyed within

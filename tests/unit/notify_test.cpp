@@ -324,8 +324,7 @@ TEST(Notify, PermitTakenAtABudgetForcedYieldIsNotLostWhenTheWaiterIsAborted) {
 // aborted waiter that was chosen passes its notification on (none lost) and
 // none is delivered twice.
 TEST(Notify, AbortedChosenWaitersNeverLoseANotificationRandomized) {
-    const std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
+    WEFT_SEEDED(seed);
     for (int which : {0, 1}) {
         SCOPED_TRACE(flavor_label(which));
         weft::runtime rt = make_flavor(which);
