@@ -37,6 +37,7 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "weft/task.hpp"
 
@@ -217,6 +218,46 @@ task<result<void>> read_exact(R& r, std::span<std::byte> buf) {
         buf = buf.subspan(*n);
     }
     co_return result<void>{};
+}
+
+namespace detail {
+// Appends what `r` gives to `out` until end of stream. Reads go through a
+// chunk in the frame, so `out` only ever holds bytes that were read: an
+// abort between two reads leaves it exactly as far as it got.
+template <class R, class C>
+task<result<std::size_t>> read_append(R& r, C& out) {
+    std::byte chunk[4096];
+    std::size_t total = 0;
+    for (;;) {
+        result<std::size_t> n = co_await r.read(std::span<std::byte>(chunk));
+        if (!n) co_return n.error();
+        if (*n == 0) co_return total;
+        auto* first = reinterpret_cast<const typename C::value_type*>(chunk);
+        out.insert(out.end(), first, first + *n);
+        total += *n;
+    }
+}
+} // namespace detail
+
+/// Reads until end of stream and appends the bytes to `out`; gives how many
+/// it appended (Tokio's read_to_end). On an error, `out` keeps what was read
+/// before it.
+///
+///   std::vector<std::byte> body;
+///   auto n = co_await weft::io::read_to_end(stream, body);
+template <async_read R>
+WEFT_CORO_WRAPPER task<result<std::size_t>> read_to_end(R& r, std::vector<std::byte>& out) {
+    return detail::read_append(r, out);
+}
+
+/// read_to_end into a std::string (bytes as they are; no encoding check,
+/// unlike Tokio's read_to_string).
+///
+///   std::string reply;
+///   if (auto n = co_await weft::io::read_to_string(stream, reply); !n) log(n.message());
+template <async_read R>
+WEFT_CORO_WRAPPER task<result<std::size_t>> read_to_string(R& r, std::string& out) {
+    return detail::read_append(r, out);
 }
 
 /// Writes all of `buf`; io::error::write_zero if the writer takes nothing.

@@ -50,9 +50,7 @@ weft::task<> yield_n(int n) {
 }
 
 TEST_P(NetStress, AbortInReadRacingDataArrivalLosesNothing) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft::runtime rt = make_runtime();
     const int rounds = weft_test::scaled(200, 20);
     rt.block_on([&]() -> weft::task<> {
@@ -88,13 +86,8 @@ TEST_P(NetStress, AbortInReadRacingDataArrivalLosesNothing) {
             (void)co_await writer;
             EXPECT_TRUE(a.shutdown().has_value());
             // The same socket, read by the next reader, gives the rest.
-            char buf[4096];
-            for (;;) {
-                auto n = co_await b.read(weft::io::buffer(buf));
-                EXPECT_TRUE(n.has_value()) << n.message();
-                if (!n || *n == 0) break;
-                received.append(buf, *n);
-            }
+            auto rest = co_await weft::io::read_to_string(b, received);
+            EXPECT_TRUE(rest.has_value()) << rest.message();
             EXPECT_EQ(received.size(), sent.size()) << "round " << round;
             EXPECT_TRUE(received == sent) << "round " << round;
             if (received != sent) co_return;
@@ -103,9 +96,7 @@ TEST_P(NetStress, AbortInReadRacingDataArrivalLosesNothing) {
 }
 
 TEST_P(NetStress, AbortedAcceptLoopLeavesConnectionsForTheNext) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft::runtime rt = make_runtime();
     const int rounds = weft_test::scaled(40, 5);
     rt.block_on([&]() -> weft::task<> {
@@ -141,9 +132,7 @@ TEST_P(NetStress, AbortedAcceptLoopLeavesConnectionsForTheNext) {
 }
 
 TEST_P(NetStress, ManyEchoClientsSomeAborted) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft::runtime rt = make_runtime();
     const int nclients = weft_test::scaled(64, 8);
     rt.block_on([&]() -> weft::task<> {
@@ -202,9 +191,7 @@ TEST_P(NetStress, ManyEchoClientsSomeAborted) {
 }
 
 TEST_P(NetStress, AbortedWritersSendWholeRecordsOrNothing) {
-    std::uint64_t seed = weft_test::test_seed();
-    WEFT_SEED_TRACE(seed);
-    std::mt19937_64 rng(seed);
+    WEFT_SEEDED_RNG(seed, rng);
     weft::runtime rt = make_runtime();
     const int nwriters = weft_test::scaled(48, 8);
     constexpr std::size_t record = 32;
@@ -222,13 +209,8 @@ TEST_P(NetStress, AbortedWritersSendWholeRecordsOrNothing) {
             readers.push_back(weft::spawn(
                 [](weft::net::tcp_stream s, int id) -> weft::task<std::uint32_t> {
                     std::string all;
-                    char buf[4096];
-                    for (;;) {
-                        auto n = co_await s.read(weft::io::buffer(buf));
-                        EXPECT_TRUE(n.has_value()) << n.message();
-                        if (!n || *n == 0) break;
-                        all.append(buf, *n);
-                    }
+                    auto n = co_await weft::io::read_to_string(s, all);
+                    EXPECT_TRUE(n.has_value()) << n.message();
                     EXPECT_EQ(all.size() % record, 0u) << "torn record from writer " << id;
                     std::uint32_t got = static_cast<std::uint32_t>(all.size() / record);
                     for (std::uint32_t k = 0; k < got; ++k) {

@@ -367,6 +367,42 @@ TEST_P(NetFlavors, BufferedReaderAndWriter) {
     });
 }
 
+TEST_P(NetFlavors, ReadToEndAndReadToStringAppendUntilEndOfStream) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        std::string sent;
+        for (int i = 0; i < 2000; ++i) // about 11 KB: several reads of the 4 KB chunk
+            sent += std::to_string(i) + ",";
+        auto [x, y] = weft::net::unix_stream::pair().value();
+        auto writer = weft::spawn(
+            [](weft::net::unix_stream s, std::string data) -> weft::task<> {
+                EXPECT_TRUE((co_await s.write_all(data)).has_value());
+                // Dropping `s` closes it: the reader sees end of stream.
+            },
+            std::move(x), sent);
+        std::string got = "kept:";
+        auto n = co_await weft::io::read_to_string(y, got);
+        EXPECT_EQ(n.value(), sent.size());
+        EXPECT_EQ(got, "kept:" + sent);
+        (void)co_await writer;
+
+        auto [p, q] = weft::net::unix_stream::pair().value();
+        EXPECT_TRUE((co_await p.write_all("abc")).has_value());
+        EXPECT_TRUE(p.shutdown().has_value());
+        std::vector<std::byte> bytes_got;
+        auto m = co_await weft::io::read_to_end(q, bytes_got);
+        EXPECT_EQ(m.value(), 3u);
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>(bytes_got.data()), bytes_got.size()),
+                  "abc");
+
+        weft::net::unix_stream closed; // not open: the error comes back, `out` is untouched
+        std::string untouched = "same";
+        auto e = co_await weft::io::read_to_string(closed, untouched);
+        EXPECT_FALSE(e.has_value());
+        EXPECT_EQ(untouched, "same");
+    });
+}
+
 TEST_P(NetFlavors, UnixSignalIsDelivered) {
     weft::runtime rt = make_runtime();
     rt.block_on([]() -> weft::task<> {
