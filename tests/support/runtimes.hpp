@@ -15,6 +15,9 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -117,12 +121,103 @@ protected:
 
 // --- seeds --------------------------------------------------------------------
 
+namespace seed_detail {
+
+// A crash (segfault, abort) ends the process before SCOPED_TRACE can print
+// the seed, so the seed of the running test is also kept here, and a
+// handler for the fatal signals writes it to stderr before handing the
+// signal on to whoever handled it before (a sanitizer's report, or the
+// default action: a core dump).
+inline std::atomic<std::uint64_t> current{0};
+inline std::atomic<bool> known{false};
+inline constexpr int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+inline struct sigaction previous[std::size(fatal_signals)];
+
+inline void on_fatal_signal(int sig, siginfo_t* info, void* uctx) {
+    if (known.load(std::memory_order_relaxed)) {
+        // write(2) and hand-made digits only: this runs in a signal handler.
+        char buf[160];
+        std::size_t n = 0;
+        auto put = [&](const char* text) {
+            while (*text != '\0' && n < sizeof buf)
+                buf[n++] = *text++;
+        };
+        auto put_number = [&](std::uint64_t v) {
+            char digits[24];
+            int d = 0;
+            do {
+                digits[d++] = static_cast<char>('0' + v % 10);
+                v /= 10;
+            } while (v != 0);
+            while (d > 0 && n < sizeof buf)
+                buf[n++] = digits[--d];
+        };
+        std::uint64_t seed = current.load(std::memory_order_relaxed);
+        put("\nweft_test: fatal signal ");
+        put_number(static_cast<std::uint64_t>(sig));
+        put(" in a randomized test; rerun with WEFT_TEST_SEED=");
+        put_number(seed);
+        put("\n");
+        ssize_t ignored = ::write(2, buf, n);
+        (void)ignored;
+    }
+    for (std::size_t i = 0; i < std::size(fatal_signals); ++i) {
+        if (fatal_signals[i] != sig) continue;
+        const struct sigaction& old = previous[i];
+        if ((old.sa_flags & SA_SIGINFO) != 0 && old.sa_sigaction != nullptr) {
+            old.sa_sigaction(sig, info, uctx);
+            return;
+        }
+        if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+            old.sa_handler(sig);
+            return;
+        }
+    }
+    // Default action: re-raised now, delivered when this handler returns.
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
+// The seed belongs to one test: forgotten when it ends, so that a crash in
+// a later test of the same process does not print a stale seed.
+struct forget_at_test_end final : ::testing::EmptyTestEventListener {
+    void OnTestEnd(const ::testing::TestInfo&) override {
+        known.store(false, std::memory_order_relaxed);
+    }
+};
+
+inline void install_once() {
+    static const bool installed = [] {
+        ::testing::UnitTest::GetInstance()->listeners().Append(new forget_at_test_end);
+        for (std::size_t i = 0; i < std::size(fatal_signals); ++i) {
+            struct sigaction sa {};
+            sa.sa_sigaction = &on_fatal_signal;
+            sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+            sigemptyset(&sa.sa_mask);
+            ::sigaction(fatal_signals[i], &sa, &previous[i]);
+        }
+        return true;
+    }();
+    (void)installed;
+}
+
+} // namespace seed_detail
+
 /// The seed of a randomized test: $WEFT_TEST_SEED if set, else random. Use
-/// with WEFT_SEED_TRACE so that a failure prints it.
+/// with WEFT_SEED_TRACE so that a failure prints it; a crash prints it too
+/// (seed_detail).
 inline std::uint64_t test_seed() {
-    if (const char* s = std::getenv("WEFT_TEST_SEED")) return std::strtoull(s, nullptr, 0);
-    std::random_device rd;
-    return (std::uint64_t{rd()} << 32) ^ rd();
+    std::uint64_t seed;
+    if (const char* s = std::getenv("WEFT_TEST_SEED")) {
+        seed = std::strtoull(s, nullptr, 0);
+    } else {
+        std::random_device rd;
+        seed = (std::uint64_t{rd()} << 32) ^ rd();
+    }
+    seed_detail::current.store(seed, std::memory_order_relaxed);
+    seed_detail::known.store(true, std::memory_order_relaxed);
+    seed_detail::install_once();
+    return seed;
 }
 
 #define WEFT_SEED_TRACE(seed)                                                                      \
