@@ -65,7 +65,8 @@ inline bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
 /// stale wake (the coroutine stays where it is; an interrupt may still
 /// resume a timeout's parent).
 inline std::coroutine_handle<> woken_resume_point(task_header* t) noexcept {
-    if (token_reached(t->wake_token.load(std::memory_order_relaxed), t->suspend_token))
+    // Acquire: pairs with the waker's release in wake_task (see there).
+    if (token_reached(t->wake_token.load(std::memory_order_acquire), t->suspend_token))
         return t->resume_point;
     return nullptr;
 }

@@ -105,11 +105,16 @@ void task_ref_dec(task_header* t, std::uint64_t n) noexcept {
 }
 
 void wake_task(task_header* t, std::uint32_t token, bool by_val) noexcept {
-    // Raise wake_token to `token` (wrap-aware max), then notify. The release
-    // of the state CAS below publishes the token to the poller.
+    // Raise wake_token to `token` (wrap-aware max), then notify. The raise
+    // is a release, paired with the poller's acquire in woken_resume_point:
+    // what the waker wrote before waking (a join handle's output, above
+    // all) is visible to the resumed coroutine even when the state CAS below
+    // writes nothing (the task was NOTIFIED already, by a stale wake, whose
+    // release is all that the poller's to_running then acquires).
     std::uint32_t cur = t->wake_token.load(std::memory_order_relaxed);
     while (!token_reached(cur, token) &&
-           !t->wake_token.compare_exchange_weak(cur, token, std::memory_order_relaxed)) {
+           !t->wake_token.compare_exchange_weak(cur, token, std::memory_order_release,
+                                                std::memory_order_relaxed)) {
     }
     notify_result r = by_val ? state_of(t).notified_by_val() : state_of(t).notified_by_ref();
     switch (r) {
@@ -344,6 +349,14 @@ bool register_join_waker(task_header* t, waker w) noexcept {
 
 void throw_join_twice() {
     throw std::logic_error("join_handle awaited twice: the first co_await took the task's output");
+}
+
+void join_resumed_early(const task_header* t) noexcept {
+    std::fprintf(stderr,
+                 "weft internal error: a join_handle awaiter was resumed before task %llu "
+                 "completed; please report this with the program that shows it\n",
+                 static_cast<unsigned long long>(t->id));
+    std::abort();
 }
 
 void throw_join_empty() {

@@ -40,6 +40,9 @@ void drop_join_handle(task_header* t) noexcept;
 bool register_join_waker(task_header* t, waker w) noexcept;
 [[noreturn]] void throw_join_twice();
 [[noreturn]] void throw_join_empty();
+/// The runtime resumed a join awaiter before its task completed: a broken
+/// invariant, reported and aborted on rather than reading an unwritten output.
+[[noreturn]] void join_resumed_early(const task_header* t) noexcept;
 struct join_access;
 } // namespace detail
 
@@ -136,7 +139,10 @@ private:
     }
 
     result<T> take_output() {
-        // COMPLETE was observed with acquire ordering: the output is ours.
+        // The acquire load of COMPLETE makes the output ours (it pairs with
+        // the completer's release), whichever path led here: a ready check,
+        // or a wake-up whose own ordering we do not depend on.
+        if (WEFT_UNLIKELY(!detail::task_is_finished(t_))) detail::join_resumed_early(t_);
         consumed_ = true;
         alignas(result<T>) unsigned char buf[sizeof(result<T>)];
         t_->vtable->read_output(t_, buf);

@@ -9,6 +9,7 @@
 // the runtime is gone; nothing deadlocks (a watchdog aborts with the seed).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -347,5 +348,63 @@ TEST(TaskStress, ShutdownRacesWithExternalSpawnsAndAborts) {
         for (auto& a : seen)
             EXPECT_TRUE(a.is_finished()) << "round " << round;
         if (::testing::Test::HasFailure()) break;
+    }
+}
+
+// A join handle's output must be visible to its awaiter however the awaiter
+// was queued. Here a stale wake (a notify_waiters that took the waker of a
+// timed-out notified(), and wakes it late) often queues the task while it
+// waits for a blocking call; the call's completion then finds the task
+// NOTIFIED already and its state CAS writes nothing. The awaiter must still
+// read the output the call wrote: under ThreadSanitizer a missing
+// happens-before shows up as a data race on the output (the bug this test
+// was written for: the wake token was raised and read with relaxed order).
+TEST(TaskStress, JoinOutputIsVisibleWhenAStaleWakeQueuedTheAwaiter) {
+    WEFT_SEEDED_RNG(seed, rng);
+    weft_test::watchdog dog("stale-wake join stress, seed " + std::to_string(seed));
+    // Not scaled down under sanitizers: the race is rare per step, and
+    // ThreadSanitizer is where it shows.
+    constexpr int rounds = 8;
+    constexpr int steps = 400;
+    for (int round = 0; round < rounds; ++round) {
+        weft::runtime rt = weft::runtime::multi_thread().worker_threads(2).build();
+        weft::sync::notify bell;
+        std::atomic<bool> stop{false};
+        // Rings from outside the runtime: its wakes land at any moment,
+        // often after the waiter it woke gave up.
+        std::thread ringer([&] {
+            while (!stop.load(std::memory_order_relaxed))
+                bell.notify_waiters();
+        });
+        const std::uint64_t round_seed = rng();
+        int wrong = rt.block_on([&]() -> weft::task<int> {
+            std::vector<weft::join_handle<int>> hs;
+            for (int t = 0; t < 2; ++t) {
+                hs.push_back(weft::spawn([&bell, t,
+                                          s = round_seed +
+                                              static_cast<std::uint64_t>(t)]() -> weft::task<int> {
+                    std::mt19937_64 r(s);
+                    int bad = 0;
+                    for (int i = 0; i < steps; ++i) {
+                        // Register on the bell, then give up at once (or
+                        // after a ring): a ring may now wake us late.
+                        (void)co_await weft::time::timeout(std::chrono::microseconds(r() % 50),
+                                                           bell.notified());
+                        std::string want = "call " + std::to_string(t) + "/" + std::to_string(i);
+                        auto h = weft::spawn_blocking([want] { return want; });
+                        auto got = co_await h;
+                        if (!got.has_value() || got.value() != want) ++bad;
+                    }
+                    co_return bad;
+                }));
+            }
+            int bad = 0;
+            for (auto& h : hs)
+                bad += (co_await h).value();
+            co_return bad;
+        });
+        stop.store(true);
+        ringer.join();
+        ASSERT_EQ(wrong, 0) << "round " << round;
     }
 }

@@ -21,7 +21,10 @@
 //                 only the poller (the thread that holds RUNNING) reads and
 //                 writes them. Handing a task from one worker to another goes
 //                 through a run queue, whose release/acquire orders them.
-//   wake_token    atomic: wakers raise it (monotonic, wrap-aware max).
+//   wake_token    atomic: wakers raise it (monotonic, wrap-aware max) with
+//                 release; the poller reads it with acquire, so what a
+//                 waker wrote before waking is visible to the coroutine it
+//                 resumes even when the wake's state CAS wrote nothing.
 //   join_waker_*  owned by the join handle while JOIN_WAKER is clear; by the
 //                 task while JOIN_WAKER is set (see task_state.hpp).
 //   owned_index   written by the runtime's owned-task registry under its lock.
