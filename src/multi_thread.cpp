@@ -42,7 +42,10 @@
 // cleanup(): close the registry and the inject queue, drop every queued
 // entry, and cancel every registered task on the calling thread. If the
 // timeout expired with workers still inside a poll, cleanup is left to the
-// last worker to exit (the workers keep the runtime alive through `self_`).
+// last worker to exit (the workers keep the runtime alive through `self_`);
+// the workers still running are then detached, under exit_mu_ so that none
+// of them can be exiting meanwhile (glibc's pthread_detach races a thread's
+// exit: decision 0034), and those already gone are joined.
 #include <pthread.h>
 
 #include <condition_variable>
@@ -97,6 +100,7 @@ struct worker {
     std::uint64_t rng = 0;
     pthread_t thread{};
     bool thread_started = false;
+    bool exited = false; // under the runtime's exit_mu_: past worker_exited()
     // Tasks pinned to this worker (spawn_local); any thread pushes, only
     // this worker pops.
     inject_queue pinned;
@@ -213,6 +217,8 @@ public:
         thread_context& ctx = this_thread_context();
         bool on_own_worker = ctx.rt == this && ctx.worker != nullptr;
         bool all_exited;
+        std::vector<pthread_t> exited_threads;
+        exited_threads.reserve(workers_.size()); // no allocation under the lock
         {
             std::unique_lock lk(exit_mu_);
             if (on_own_worker) {
@@ -223,7 +229,23 @@ public:
             } else {
                 all_exited = exit_cv_.wait_for(lk, timeout, [&] { return running_workers_ == 0; });
             }
-            if (!all_exited) cleanup_by_last_worker_ = true;
+            if (!all_exited) {
+                cleanup_by_last_worker_ = true;
+                // Detach only a worker that cannot be exiting: glibc 2.36's
+                // pthread_detach reads the thread's descriptor after the
+                // exchange that lets an exiting thread free it (decision
+                // 0034). A worker that has not passed worker_exited() needs
+                // exit_mu_, which we hold, before it can exit. One that has
+                // passed it left before cleanup_by_last_worker_ was set, so
+                // it runs no cleanup: it is joined, at once.
+                for (auto& w : workers_) {
+                    if (!w->thread_started) continue;
+                    if (w->exited)
+                        exited_threads.push_back(w->thread);
+                    else
+                        pthread_detach(w->thread);
+                }
+            }
         }
         if (all_exited) {
             for (auto& w : workers_)
@@ -231,8 +253,8 @@ public:
             cleanup();
             self_.reset();
         } else {
-            for (auto& w : workers_)
-                if (w->thread_started) pthread_detach(w->thread);
+            for (pthread_t t : exited_threads)
+                pthread_join(t, nullptr);
             // The last worker out runs cleanup() and drops self_.
         }
         // A worker cannot wait here (it would hold up its own tasks' wakers).
@@ -322,14 +344,15 @@ private:
             }
             if (cfg_.on_thread_stop) cfg_.on_thread_stop();
         }
-        worker_exited();
+        worker_exited(w);
     }
 
-    void worker_exited() {
+    void worker_exited(worker& w) {
         bool run_cleanup;
         std::shared_ptr<multi_thread_runtime> keep;
         {
             std::lock_guard lk(exit_mu_);
+            w.exited = true;
             run_cleanup = --running_workers_ == 0 && cleanup_by_last_worker_;
             if (run_cleanup) keep = std::move(self_);
             exit_cv_.notify_all();

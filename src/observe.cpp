@@ -689,7 +689,7 @@ void install_sigquit_dump() {
             throw std::system_error(errno, std::generic_category(), "weft: sigquit pipe");
         ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
         detail::sigquit_fd.store(fds[1], std::memory_order_relaxed);
-        std::thread([rfd = fds[0]] {
+        detail::start_detached_thread([rfd = fds[0]] {
             detail::set_thread_name("weft-sigquit");
             char c;
             for (;;) {
@@ -704,7 +704,7 @@ void install_sigquit_dump() {
                 }
                 std::fflush(stderr);
             }
-        }).detach();
+        });
         struct sigaction sa {};
         sa.sa_handler = &detail::on_sigquit;
         sigemptyset(&sa.sa_mask);

@@ -12,7 +12,9 @@
 #include <bit>
 #include <cerrno>
 #include <climits>
+#include <memory>
 #include <string>
+#include <system_error>
 
 namespace weft::detail {
 
@@ -240,6 +242,27 @@ void parker::unpark() noexcept {
         futex(&state_, FUTEX_WAKE_PRIVATE, 1, nullptr);
     else if (prev == parked_driver)
         driver_.load(std::memory_order_relaxed)->wake();
+}
+
+void start_detached_thread(std::function<void()> fn) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    auto* arg = new std::function<void()>(std::move(fn));
+    pthread_t tid;
+    int rc = pthread_create(
+        &tid, &attr,
+        [](void* p) -> void* {
+            std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
+            (*f)();
+            return nullptr;
+        },
+        arg);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        delete arg;
+        throw std::system_error(rc, std::generic_category(), "weft: starting a thread failed");
+    }
 }
 
 void set_thread_name(const std::string& name) noexcept {

@@ -187,8 +187,9 @@ weft::task<> pinned_body(local_world* w, std::thread::id home, std::uint64_t see
         switch (rng() % 5) {
         case 0: {
             auto n = std::make_shared<weft::sync::notify>();
-            std::thread t([n] { n->notify_one(); });
-            t.detach(); // the notify outlives us if we are aborted
+            // The notify outlives us if we are aborted; nobody joins the
+            // thread (run_detached, not std::thread::detach: see there).
+            weft_test::run_detached([n] { n->notify_one(); });
             co_await n->notified();
             break;
         }

@@ -408,3 +408,32 @@ TEST(TaskStress, JoinOutputIsVisibleWhenAStaleWakeQueuedTheAwaiter) {
         ASSERT_EQ(wrong, 0) << "round " << round;
     }
 }
+
+// shutdown_background() and a short shutdown_timeout() return without
+// waiting: the runtime detaches the workers still running (under its exit
+// lock, so that none is exiting meanwhile: glibc 2.36's pthread_detach races
+// a thread's exit, decision 0034) and joins those already gone, and the last
+// worker out drops what never ran. Checks that every task's arguments are
+// destroyed and nothing crashes or hangs while workers exit.
+TEST(TaskStress, ShutdownBackgroundWhileWorkersExit) {
+    WEFT_SEEDED_RNG(seed, rng);
+    weft_test::watchdog dog("shutdown_background stress, seed " + std::to_string(seed));
+    const int rounds = weft_test::scaled(1500, 100);
+    counter objs;
+    for (int round = 0; round < rounds; ++round) {
+        weft::runtime rt = weft::runtime::multi_thread().worker_threads(2).build();
+        const int tasks = static_cast<int>(rng() % 4);
+        for (int i = 0; i < tasks; ++i)
+            rt.spawn([](counted) -> weft::task<> { co_return; }, counted(objs));
+        if (rng() % 2 == 0)
+            std::move(rt).shutdown_background();
+        else
+            std::move(rt).shutdown_timeout(std::chrono::microseconds(rng() % 50));
+    }
+    // The last worker of each runtime drops what never ran; every task's
+    // arguments are destroyed once all of them are done (bounded by the
+    // watchdog, not by a timing threshold).
+    while (objs.alive() != 0)
+        std::this_thread::yield();
+    EXPECT_EQ(objs.alive(), 0);
+}

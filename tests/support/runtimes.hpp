@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include <weft/weft.hpp>
@@ -239,6 +241,35 @@ inline std::uint64_t test_seed() {
 #define WEFT_SEEDED_RNG(seed, rng)                                                                 \
     WEFT_SEEDED(seed);                                                                             \
     std::mt19937_64 rng(seed)
+
+// --- detached threads ---------------------------------------------------------
+
+/// Runs `fn` on a thread created detached. Use it for a short-lived helper
+/// thread nobody joins, instead of std::thread(...).detach(): glibc 2.36's
+/// pthread_detach reads the thread's descriptor after the exchange that lets
+/// the thread, if it is exiting at that moment, free it, and the thread's
+/// stack may be unmapped by then (a segfault in pthread_detach, or a
+/// std::terminate when the detach fails). docs/decisions/0034.
+inline void run_detached(std::function<void()> fn) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    auto* arg = new std::function<void()>(std::move(fn));
+    pthread_t tid;
+    int rc = pthread_create(
+        &tid, &attr,
+        [](void* p) -> void* {
+            std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
+            (*f)();
+            return nullptr;
+        },
+        arg);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        delete arg;
+        throw std::system_error(rc, std::generic_category(), "run_detached: pthread_create");
+    }
+}
 
 // --- watchdog -------------------------------------------------------------------
 
