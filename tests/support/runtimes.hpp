@@ -15,7 +15,6 @@
 
 #include <gtest/gtest.h>
 
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -31,7 +30,6 @@
 #include <mutex>
 #include <random>
 #include <string>
-#include <system_error>
 #include <thread>
 
 #include <weft/weft.hpp>
@@ -244,6 +242,15 @@ inline std::uint64_t test_seed() {
 
 // --- detached threads ---------------------------------------------------------
 
+} // namespace weft_test
+
+namespace weft::detail {
+// src/runtime_parts.hpp: a thread created detached (decision 0034).
+void start_detached_thread(std::function<void()> fn);
+} // namespace weft::detail
+
+namespace weft_test {
+
 /// Runs `fn` on a thread created detached. Use it for a short-lived helper
 /// thread nobody joins, instead of std::thread(...).detach(): glibc 2.36's
 /// pthread_detach reads the thread's descriptor after the exchange that lets
@@ -251,24 +258,7 @@ inline std::uint64_t test_seed() {
 /// stack may be unmapped by then (a segfault in pthread_detach, or a
 /// std::terminate when the detach fails). docs/decisions/0034.
 inline void run_detached(std::function<void()> fn) {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    auto* arg = new std::function<void()>(std::move(fn));
-    pthread_t tid;
-    int rc = pthread_create(
-        &tid, &attr,
-        [](void* p) -> void* {
-            std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
-            (*f)();
-            return nullptr;
-        },
-        arg);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        delete arg;
-        throw std::system_error(rc, std::generic_category(), "run_detached: pthread_create");
-    }
+    weft::detail::start_detached_thread(std::move(fn));
 }
 
 // --- watchdog -------------------------------------------------------------------
