@@ -85,6 +85,13 @@ weft::runtime make_runtime(flavor fl) {
     // Write batching's worth on the socket workloads (decision 0033).
     if (const char* off = std::getenv("WEFT_BENCH_NO_BATCH_WRITES"); off && *off == '1')
         b.batch_writes(false);
+    // The yield after a flush, in microseconds; "off" never (decision 0035).
+    if (const char* y = std::getenv("WEFT_BENCH_YIELD_CORE_US")) {
+        if (std::string_view(y) == "off")
+            b.yield_core_after(std::nullopt);
+        else
+            b.yield_core_after(std::chrono::microseconds(std::atoi(y)));
+    }
     return b.build();
 }
 

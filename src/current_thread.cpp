@@ -12,6 +12,13 @@
 // the reactor's epoll_wait (timer deadline as its timeout) when there is
 // nothing to do (decision 0020).
 //
+// Write batching (decision 0033): the round's socket writes go out in one
+// io_uring_enter after the round. The peers they wake are queued behind
+// this thread on its core, and the kernel lets a thread that never parks
+// keep the core until its slice ends, often the next tick. So once the
+// thread has run yield_core_after without parking, a flush that woke
+// writers is followed by sched_yield (decision 0035).
+//
 // One thread drives at a time: a second concurrent block_on waits for the
 // first to finish (drive_mu_).
 //
@@ -19,6 +26,9 @@
 // set to this runtime: the queues are drained (their references dropped)
 // and every registered task is cancelled; what the destructors of those
 // tasks wake or spawn is drained or cancelled in turn.
+#include <sched.h>
+
+#include <chrono>
 #include <mutex>
 #include <vector>
 
@@ -88,6 +98,7 @@ public:
         if (batch_) {
             m.io_batched_writes = batch_->batched_writes();
             m.io_write_batches = batch_->batches();
+            m.core_yields = core_yields_.load(std::memory_order_relaxed);
         }
         return m;
     }
@@ -127,7 +138,7 @@ protected:
             // The round's writes go out together, before the next round, an
             // I/O poll or a park (decision 0033); their tasks are queued again.
             bool more = !local_.empty();
-            if (batch_ && batch_->pending()) batch_->flush();
+            if (batch_ && batch_->pending() && batch_->flush() != 0) offer_core();
             time_.fire_due();
             // I/O events flow between batches of tasks too, when more tasks
             // are queued (a drained queue parks in epoll_wait just below,
@@ -149,6 +160,7 @@ protected:
                 drv.the_parker().park_driver(
                     *io_, timer_waiter && !time_.is_paused() ? deadline : std::nullopt);
                 if (timer_waiter) time_.stop_waiting();
+                if (cfg_.yield_core_after) on_core_since_ = std::chrono::steady_clock::now();
             }
         }
         polls_.fetch_add(polls, std::memory_order_relaxed);
@@ -156,6 +168,17 @@ protected:
     }
 
 private:
+    /// After a flush that woke writers: yield the core once the thread has
+    /// kept it for yield_core_after (parks and yields restart the count).
+    void offer_core() noexcept {
+        if (!cfg_.yield_core_after) return;
+        auto now = std::chrono::steady_clock::now();
+        if (now - on_core_since_ < *cfg_.yield_core_after) return;
+        sched_yield();
+        core_yields_.fetch_add(1, std::memory_order_relaxed);
+        on_core_since_ = std::chrono::steady_clock::now();
+    }
+
     task_header* next_task(std::uint32_t tick) noexcept {
         if (tick % cfg_.global_queue_interval == 0) {
             if (task_header* t = inject_.pop()) return t;
@@ -216,7 +239,9 @@ private:
     parker parker_;
     std::unique_ptr<send_batch> batch_; // null: writes are not batched
     std::mutex drive_mu_;
-    std::atomic<std::uint64_t> polls_{0}, parks_{0}, forced_yields_{0};
+    std::atomic<std::uint64_t> polls_{0}, parks_{0}, forced_yields_{0}, core_yields_{0};
+    /// When the driving thread last parked or yielded (offer_core).
+    std::chrono::steady_clock::time_point on_core_since_{};
 };
 
 } // namespace

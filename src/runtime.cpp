@@ -247,6 +247,14 @@ runtime_builder& runtime_builder::batch_writes(bool on) {
     return *this;
 }
 
+runtime_builder& runtime_builder::yield_core_after(std::optional<std::chrono::microseconds> after) {
+    if (after && after->count() < 0)
+        bad("yield_core_after", "must not be negative, got " + std::to_string(after->count()) +
+                                    " us (0 yields after every flush, std::nullopt never)");
+    cfg_.yield_core_after = after;
+    return *this;
+}
+
 runtime_builder& runtime_builder::dump_on_sigquit(bool on) {
     cfg_.dump_on_sigquit = on;
     return *this;

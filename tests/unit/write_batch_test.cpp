@@ -161,3 +161,54 @@ TEST(WriteBatch, OffMeansNoBatchAndTheSameResults) {
         EXPECT_EQ(rt.metrics().io_write_batches, 0u);
     });
 }
+
+namespace {
+
+/// Sends `n` messages one after another through `p`, each its own round
+/// and so its own flush, and reads them back.
+weft::task<> write_one_at_a_time(connected_pair& p, int n) {
+    for (int i = 0; i < n; ++i) {
+        std::string m = "m" + std::to_string(i % 10);
+        auto w = co_await p.server.write_all(m);
+        EXPECT_TRUE(w.has_value()) << w.message();
+        EXPECT_EQ(co_await read_n(p.client, m.size()), m);
+    }
+}
+
+} // namespace
+
+TEST(WriteBatch, YieldCoreAfterZeroYieldsAfterEveryFlushThatWokeAWriter) {
+    if (!io_uring_available()) GTEST_SKIP() << "io_uring is not available here";
+    weft::runtime rt =
+        weft::runtime::current_thread().yield_core_after(std::chrono::microseconds(0)).build();
+    rt.block_on([&rt]() -> weft::task<> {
+        connected_pair p = co_await connect_pair();
+        weft::runtime_metrics before = rt.metrics();
+        co_await write_one_at_a_time(p, 20);
+        weft::runtime_metrics after = rt.metrics();
+        std::uint64_t batches = after.io_write_batches - before.io_write_batches;
+        EXPECT_EQ(batches, 20u);
+        EXPECT_EQ(after.core_yields - before.core_yields, batches);
+    });
+}
+
+TEST(WriteBatch, YieldCoreAfterNulloptNeverYields) {
+    if (!io_uring_available()) GTEST_SKIP() << "io_uring is not available here";
+    weft::runtime rt = weft::runtime::current_thread().yield_core_after(std::nullopt).build();
+    rt.block_on([&rt]() -> weft::task<> {
+        connected_pair p = co_await connect_pair();
+        co_await write_one_at_a_time(p, 20);
+        EXPECT_GE(rt.metrics().io_write_batches, 20u);
+        EXPECT_EQ(rt.metrics().core_yields, 0u);
+    });
+}
+
+TEST(WriteBatch, YieldCoreAfterRejectsANegativeDuration) {
+    try {
+        (void)weft::runtime::current_thread().yield_core_after(std::chrono::microseconds(-1));
+        ADD_FAILURE() << "a negative duration was accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("yield_core_after"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("negative"), std::string::npos) << e.what();
+    }
+}
