@@ -12,7 +12,7 @@
 // the reactor's epoll_wait (timer deadline as its timeout) when there is
 // nothing to do (decision 0020).
 //
-// Write batching (decision 0033): the round's socket writes go out in one
+// Write batching (decisions 0033, 0036): the round's socket writes go out in one
 // io_uring_enter after the round. The peers they wake are queued behind
 // this thread on its core, and the kernel lets a thread that never parks
 // keep the core until its slice ends, often the next tick. So once the

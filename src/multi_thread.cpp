@@ -23,6 +23,12 @@
 //   reactor's epoll_wait instead (decision 0020); busy workers poll the
 //   reactor without blocking every event_interval ticks.
 //
+// - Write batching (decisions 0033, 0036): each worker gathers the socket
+//   writes of the tasks it runs and sends them in one io_uring_enter when
+//   it runs out of work and at maintenance, before it polls for I/O or
+//   parks; the writers are then its next tasks. A worker that has kept its
+//   core for yield_core_after yields it after such a flush (decision 0035).
+//
 // - spawn_local pins a task to the worker that spawned it: the task's
 //   scheduler is that worker's pinned_scheduler, whose queue (`pinned`, a
 //   locked FIFO) no other worker ever takes from. Every wake-up of the task,
@@ -47,6 +53,9 @@
 // of them can be exiting meanwhile (glibc's pthread_detach races a thread's
 // exit: decision 0034), and those already gone are joined.
 #include <pthread.h>
+#include <sched.h>
+
+#include <chrono>
 
 #include <condition_variable>
 #include <memory>
@@ -57,6 +66,7 @@
 
 #include "local_queue.hpp"
 #include "runtime_base.hpp"
+#include "send_batch.hpp"
 
 namespace weft::detail {
 
@@ -105,10 +115,15 @@ struct worker {
     // this worker pops.
     inject_queue pinned;
     std::unique_ptr<pinned_scheduler> pinned_sched;
+    // This worker's write batch (decision 0036); null when batching is off.
+    // Only the worker's thread enqueues and flushes; any thread cancels.
+    std::unique_ptr<send_batch> batch;
+    // When the worker last parked or yielded its core (offer_core).
+    std::chrono::steady_clock::time_point on_core_since{};
 
     // Metrics: written by the worker only, read relaxed by metrics().
     std::atomic<std::uint64_t> polls{0}, steals{0}, steal_ops{0}, lifo_hits{0}, parks{0},
-        overflows{0}, forced_yields{0};
+        overflows{0}, forced_yields{0}, core_yields{0};
 
     void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
         c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -132,6 +147,7 @@ public:
             workers_[i]->index = i;
             workers_[i]->rng = 0x9E3779B97F4A7C15ull * (i + 1);
             workers_[i]->pinned_sched = std::make_unique<pinned_scheduler>(this, workers_[i].get());
+            if (cfg_.batch_writes) workers_[i]->batch = std::make_unique<send_batch>();
         }
         idle_state_.store(workers_.size() << 16, std::memory_order_relaxed);
     }
@@ -280,6 +296,11 @@ public:
             x.overflow_count = w->overflows.load(std::memory_order_relaxed);
             x.local_queue_depth = w->queue.len();
             m.budget_forced_yield_count += w->forced_yields.load(std::memory_order_relaxed);
+            m.core_yields += w->core_yields.load(std::memory_order_relaxed);
+            if (w->batch) {
+                m.io_batched_writes += w->batch->batched_writes();
+                m.io_write_batches += w->batch->batches();
+            }
             m.workers.push_back(x);
         }
         return m;
@@ -314,12 +335,15 @@ private:
             if (cfg_.on_thread_start) cfg_.on_thread_start();
             std::uint64_t& forced = forced_yields_counter();
             std::uint64_t forced_seen = forced;
+            this_thread_context().batch = w.batch.get();
             while (!shut_down_.load(std::memory_order_acquire)) {
                 ++w.tick;
                 // Maintenance: timers fire and I/O events are taken while
                 // every worker is busy too (the poll skips if another thread
-                // is polling).
+                // is polling). The writes gathered since the last flush go
+                // out first.
                 if (w.tick % cfg_.event_interval == 0) {
+                    flush_writes(w);
                     w.in_driver = true;
                     std::size_t woken = time_.fire_due();
                     if (io_->registered() != 0) woken += io_->poll(0);
@@ -336,7 +360,11 @@ private:
                     }
                     continue;
                 }
+                // Out of work: the gathered writes go out, and their writers
+                // are this worker's next tasks.
+                if (flush_writes(w)) continue;
                 park_worker(w);
+                if (w.batch) w.on_core_since = std::chrono::steady_clock::now();
             }
             if (w.searching) {
                 w.searching = false;
@@ -359,6 +387,23 @@ private:
         }
         if (run_cleanup) cleanup();
         // `keep` may destroy the runtime here, on a detached worker thread.
+    }
+
+    /// Sends the writes gathered on this worker; true if it woke a writer.
+    /// Then, as on the current-thread runtime, the core is offered to the
+    /// threads waiting for it once the worker has kept it yield_core_after.
+    bool flush_writes(worker& w) noexcept {
+        if (!w.batch || !w.batch->pending()) return false;
+        if (w.batch->flush() == 0) return false;
+        if (cfg_.yield_core_after) {
+            auto now = std::chrono::steady_clock::now();
+            if (now - w.on_core_since >= *cfg_.yield_core_after) {
+                sched_yield();
+                w.bump(w.core_yields);
+                w.on_core_since = std::chrono::steady_clock::now();
+            }
+        }
+        return true;
     }
 
     void run_task(worker& w, task_header* t) {

@@ -14,18 +14,19 @@
 // # How
 //
 // A current-thread runtime owns one send_batch (thread_context::batch while
-// its block_on thread drives it). A write that finds its socket writable
+// its block_on thread drives it), and each worker of a multi-thread runtime
+// one of its own (decision 0036). A write that finds its socket writable
 // does not call send(2): it links a node (batched_send, inside its awaiter,
-// inside the task's frame) into the batch and suspends. The scheduler
-// flushes the batch after each round of up to event_interval polls, before
-// it polls for I/O or parks. A task therefore never waits for a flush longer
-// than the tasks queued before it take to run.
+// inside the task's frame) into the batch of the thread it runs on and
+// suspends. The current-thread scheduler flushes the batch after each round
+// of up to event_interval polls, before it polls for I/O or parks; a worker
+// flushes when it runs out of work and at maintenance (every event_interval
+// ticks). A task therefore never waits for a flush longer than the tasks
+// queued before it take to run.
 //
-// The multi-thread runtime does not batch. Measured there (2 workers, 2
-// cores), batching gave no more round trips per second, and wrk's p99 went
-// from 1 ms to 4 ms: a worker preempted by the kernel while holding gathered
-// writes delays them by a whole time slice, where unbatched writes of
-// other tasks would have gone out already.
+// A thread that flushes and keeps running keeps its core, and the peers it
+// woke there wait for the kernel's next tick; so after a flush, a thread
+// that has run yield_core_after without parking yields (decision 0035).
 //
 // The flush submits one IORING_OP_SEND per node with MSG_DONTWAIT. io_uring
 // does not arm a poll for a MSG_DONTWAIT request (REQ_F_NOWAIT): it sends

@@ -26,10 +26,10 @@
 //   their direction ready spend cooperative budget, so a task that reads
 //   a fast socket in a loop still lets the others run, and an abort lands
 //   at its next operation.
-// - On a current-thread runtime, writes are batched (decision 0033): a
-//   write to a writable socket waits for the end of the scheduler's round,
-//   and the round's writes go to the kernel in one io_uring_enter. Results
-//   are those of send(2); runtime_builder::batch_writes(false) turns it off.
+// - Writes are batched (decisions 0033, 0036): a write to a writable socket
+//   waits for the end of its thread's round of tasks, and the round's
+//   writes go to the kernel in one io_uring_enter. Results are those of
+//   send(2); runtime_builder::batch_writes(false) turns it off.
 // - Aborting a task blocked in accept/read/write withdraws its waiter (or
 //   its batched write, before the round's flush); no data is lost (nothing
 //   was read, nothing was sent) and the socket stays usable by other tasks.

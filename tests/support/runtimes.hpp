@@ -69,15 +69,27 @@ inline int scaled(int n, int floor = 1) {
 
 // --- flavours ---------------------------------------------------------------
 
-/// current_thread_unbatched: a current-thread runtime whose socket writes
-/// are plain send(2) calls (runtime_builder::batch_writes(false)), for the
-/// I/O suites, which run both write paths.
-enum class flavor { multi_thread, current_thread, current_thread_unbatched };
+/// The *_unbatched flavours write to sockets with plain send(2) calls
+/// (runtime_builder::batch_writes(false)), for the I/O suites, which run
+/// both write paths.
+enum class flavor {
+    multi_thread,
+    current_thread,
+    current_thread_unbatched,
+    multi_thread_unbatched
+};
 
 inline weft::runtime_builder builder_for(flavor f) {
-    if (f == flavor::multi_thread) return weft::runtime::multi_thread().worker_threads(2);
-    if (f == flavor::current_thread_unbatched)
+    switch (f) {
+    case flavor::multi_thread:
+        return weft::runtime::multi_thread().worker_threads(2);
+    case flavor::multi_thread_unbatched:
+        return weft::runtime::multi_thread().worker_threads(2).batch_writes(false);
+    case flavor::current_thread_unbatched:
         return weft::runtime::current_thread().batch_writes(false);
+    case flavor::current_thread:
+        break;
+    }
     return weft::runtime::current_thread();
 }
 
@@ -86,21 +98,42 @@ inline weft::runtime make_runtime(flavor f) {
 }
 
 inline void PrintTo(flavor f, std::ostream* os) {
-    *os << (f == flavor::multi_thread     ? "multi_thread(2 workers)"
-            : f == flavor::current_thread ? "current_thread"
-                                          : "current_thread(batch_writes(false))");
+    switch (f) {
+    case flavor::multi_thread:
+        *os << "multi_thread(2 workers)";
+        return;
+    case flavor::multi_thread_unbatched:
+        *os << "multi_thread(2 workers, batch_writes(false))";
+        return;
+    case flavor::current_thread:
+        *os << "current_thread";
+        return;
+    case flavor::current_thread_unbatched:
+        *os << "current_thread(batch_writes(false))";
+        return;
+    }
 }
 
 inline std::string flavor_name(const ::testing::TestParamInfo<flavor>& info) {
-    return info.param == flavor::multi_thread     ? "MultiThread"
-           : info.param == flavor::current_thread ? "CurrentThread"
-                                                  : "CurrentThreadUnbatched";
+    switch (info.param) {
+    case flavor::multi_thread:
+        return "MultiThread";
+    case flavor::multi_thread_unbatched:
+        return "MultiThreadUnbatched";
+    case flavor::current_thread:
+        return "CurrentThread";
+    case flavor::current_thread_unbatched:
+        return "CurrentThreadUnbatched";
+    }
+    return "Unknown";
 }
 
 /// Fixture of the tests that run on both runtimes.
 class RuntimeTest : public ::testing::TestWithParam<flavor> {
 protected:
-    bool multi() const { return GetParam() == flavor::multi_thread; }
+    bool multi() const {
+        return GetParam() == flavor::multi_thread || GetParam() == flavor::multi_thread_unbatched;
+    }
     weft::runtime_builder builder() const { return builder_for(GetParam()); }
     weft::runtime make_runtime() const { return builder_for(GetParam()).build(); }
 };
@@ -111,12 +144,13 @@ protected:
         ::testing::Values(::weft_test::flavor::multi_thread, ::weft_test::flavor::current_thread), \
         ::weft_test::flavor_name)
 
-/// The flavours plus a current-thread runtime without write batching.
+/// The flavours, each with and without write batching.
 #define WEFT_INSTANTIATE_IO_FLAVORS(Suite)                                                         \
     INSTANTIATE_TEST_SUITE_P(Flavors, Suite,                                                       \
                              ::testing::Values(::weft_test::flavor::multi_thread,                  \
                                                ::weft_test::flavor::current_thread,                \
-                                               ::weft_test::flavor::current_thread_unbatched),     \
+                                               ::weft_test::flavor::current_thread_unbatched,      \
+                                               ::weft_test::flavor::multi_thread_unbatched),       \
                              ::weft_test::flavor_name)
 
 // --- seeds --------------------------------------------------------------------
