@@ -388,7 +388,10 @@ public:
     /// current-thread; multi-thread, as many round trips with p99 down from
     /// 4.2 ms to about 1 ms). Off, or where io_uring is not
     /// available (old kernel, seccomp), every write is its own send(2).
-    /// Results and errors are the same either way.
+    /// Results and errors are the same either way. On a multi-thread
+    /// runtime, a task that polls for long holds back the writes its worker
+    /// gathered before it (decision 0036): keep long computations on the
+    /// blocking pool.
     ///
     ///   auto rt = weft::runtime::current_thread().batch_writes(false).build();
     runtime_builder& batch_writes(bool on);
