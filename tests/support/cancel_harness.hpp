@@ -71,6 +71,11 @@ struct scenario {
     /// progress. Gives false when there is no such action (op() is then
     /// expected to have completed).
     virtual weft::task<bool> step(int i) = 0;
+    /// True for an operation that is woken at once after it suspends
+    /// (yield_now, the test clock's advance): the harness then cancels it
+    /// after one yield of the root, while it waits in the run queue, since
+    /// settling would let it finish.
+    virtual bool immediate() const { return false; }
     /// Called right after the cancel was requested, before the cancelled
     /// task runs again: what the outside world does here must not let the
     /// cancelled operation take effect (Tokio: nothing of an aborted
@@ -101,6 +106,8 @@ struct registrar {
 /// Lets every task of the current (paused, current-thread) runtime run
 /// until none can: the root's sleep ends only when the runtime is idle,
 /// after the I/O driver was polled. Used between steps and after a cancel.
+/// Each call moves the paused clock by a few milliseconds (the timer
+/// wheel's resolution), so time cases use periods of an hour.
 inline weft::task<> settle() {
     for (int i = 0; i < 3; ++i)
         co_await weft::time::sleep(std::chrono::microseconds(1));

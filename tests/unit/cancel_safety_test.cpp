@@ -52,6 +52,27 @@ struct run_outcome {
     bool cancelled_early = false; // the cancel was issued while op() was pending
 };
 
+/// op() with a mark that it began, for the immediate cases' canceller.
+weft::task<> started_op(scenario* sp, bool* started) {
+    *started = true;
+    co_await sp->op();
+}
+
+/// Cancels the task behind `h` in way `w`.
+weft::task<> cancel_in(way w, weft::abort_handle h, weft::sync::notify* trigger) {
+    switch (w) {
+    case way::select:
+        trigger->notify_one();
+        break;
+    case way::timeout:
+        co_await weft::time::advance(24h);
+        break;
+    case way::abort:
+        h.abort();
+        break;
+    }
+}
+
 /// One (way, k) run: start op() under `w`, take k steps, cancel if pending.
 run_outcome run_once(const cancel_case& c, way w, int k, bool& steps_ran_out) {
     run_outcome out;
@@ -61,52 +82,63 @@ run_outcome run_once(const cancel_case& c, way w, int k, bool& steps_ran_out) {
         co_await s->setup();
         weft::sync::notify trigger;
         bool completed = false;
+        bool started = false;
         weft::time::instant deadline = weft::time::instant::now() + 24h;
         scenario* sp = s.get();
         weft::join_handle<void> h = weft::spawn(
             [](scenario* sp, way w, weft::sync::notify* trigger, weft::time::instant deadline,
-               bool* completed) -> weft::task<> {
+               bool* completed, bool* started) -> weft::task<> {
                 switch (w) {
                 case way::select: {
-                    auto r = co_await weft::select(weft::biased, sp->op(), trigger->notified());
+                    auto r = co_await weft::select(weft::biased, started_op(sp, started),
+                                                   trigger->notified());
                     *completed = r.index() == 0;
                     break;
                 }
                 case way::timeout: {
-                    auto r = co_await weft::time::timeout_at(deadline, sp->op());
+                    auto r = co_await weft::time::timeout_at(deadline, started_op(sp, started));
                     *completed = r.has_value();
                     break;
                 }
                 case way::abort:
-                    co_await sp->op();
+                    co_await started_op(sp, started);
                     *completed = true;
                     break;
                 }
             },
-            sp, w, &trigger, deadline, &completed);
-        co_await settle();
-        for (int i = 0; i < k && !h.is_finished(); ++i) {
-            bool more = co_await s->step(i);
+            sp, w, &trigger, deadline, &completed, &started);
+        if (s->immediate() && k == 0) {
+            // op() is woken as soon as it suspends: a canceller queued behind
+            // the task cancels it while it waits in the run queue.
+            weft::join_handle<bool> canceller = weft::spawn(
+                [](way w, weft::abort_handle target, weft::sync::notify* trigger, bool* started,
+                   scenario* sp) -> weft::task<bool> {
+                    while (!*started) co_await weft::yield_now();
+                    bool pending = !target.is_finished();
+                    if (pending) {
+                        co_await cancel_in(w, target, trigger);
+                        sp->cancel_requested();
+                    }
+                    co_return pending;
+                },
+                w, h.abort_handle(), &trigger, &started, sp);
+            weft::result<bool> pending = co_await canceller;
+            out.cancelled_early = pending.has_value() && *pending;
+        } else {
             co_await settle();
-            if (!more) {
-                steps_ran_out = true;
-                break;
+            for (int i = 0; i < k && !h.is_finished(); ++i) {
+                bool more = co_await s->step(i);
+                co_await settle();
+                if (!more) {
+                    steps_ran_out = true;
+                    break;
+                }
             }
-        }
-        if (!h.is_finished()) {
-            out.cancelled_early = true;
-            switch (w) {
-            case way::select:
-                trigger.notify_one();
-                break;
-            case way::timeout:
-                co_await weft::time::advance(24h);
-                break;
-            case way::abort:
-                h.abort();
-                break;
+            if (!h.is_finished()) {
+                out.cancelled_early = true;
+                co_await cancel_in(w, h.abort_handle(), &trigger);
+                s->cancel_requested();
             }
-            s->cancel_requested();
         }
         weft::result<void> r = co_await h;
         if (!r) {
