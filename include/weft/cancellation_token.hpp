@@ -150,6 +150,8 @@ public:
     /// Awaitable that completes once the token is cancelled.
     ///
     ///   co_await t.cancelled();
+    ///
+    /// Cancel safety (`cancellation_token::cancelled`): cancel safe. Takes nothing.
     [[nodiscard]] cancelled_awaiter cancelled() const noexcept { return cancelled_awaiter(node_); }
 
     /// A new token cancelled when this one is (but not the other way round);

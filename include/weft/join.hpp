@@ -239,6 +239,9 @@ task<try_join_result<T...>> try_join_driver(task<T>... ts) {
 ///
 ///   auto [a, b, _] = co_await weft::join(load("a"), load("b"),
 ///                                        weft::time::sleep(10ms));
+///
+/// Cancel safety (`join`): not cancel safe. The values of the branches that had finished are
+/// dropped; pending branches are cancelled in their own class.
 template <class... A>
 WEFT_CORO_WRAPPER_OWNING auto join(A&&... a) {
     static_assert(sizeof...(A) > 0, "weft::join needs at least one operand");
@@ -253,6 +256,8 @@ WEFT_CORO_WRAPPER_OWNING auto join(A&&... a) {
 ///                                    std::move(handle));
 ///   if (!r) return;                       // r.failed_branch() says which
 ///   auto& [msg, out] = *r;                // std::optional<T>, the task's value
+///
+/// Cancel safety (`try_join`): not cancel safe. As join: finished branches' values are dropped.
 template <class... A>
 WEFT_CORO_WRAPPER_OWNING auto try_join(A&&... a) {
     static_assert(sizeof...(A) > 0, "weft::try_join needs at least one operand");

@@ -75,6 +75,8 @@ private:
     detail::task_header* t_ = nullptr;
 };
 
+/// Cancel safety (`join_handle (co_await handle)`): cancel safe. A cancelled join leaves the task
+/// running and the handle joinable again.
 template <class T>
 class join_handle {
 public:

@@ -185,12 +185,17 @@ public:
     ///       if (!r) break;
     ///       handle(std::move(*r));
     ///   }
+    ///
+    /// Cancel safety (`join_set::join_next`): cancel safe. A finished task's result stays in the
+    /// set until a join_next returns it.
     join_next_awaiter join_next() noexcept { return join_next_awaiter(this); }
 
     /// Like join_next, with the id of the task the result belongs to.
     ///
     ///   auto r = co_await set.join_next_with_id();
     ///   if (r) log(r->first, r->second.has_value());
+    ///
+    /// Cancel safety (`join_set::join_next_with_id`): cancel safe. As join_next.
     task<std::optional<std::pair<task_id, result<T>>>> join_next_with_id() {
         task_id id;
         auto r = co_await join_next_awaiter(this, &id);
@@ -228,6 +233,9 @@ public:
     /// afterwards.
     ///
     ///   co_await set.shutdown();
+    ///
+    /// Cancel safety (`join_set::shutdown`): cancel safe. Every task is aborted before its first
+    /// suspension; tasks not yet reaped stay in the set.
     task<> shutdown() {
         abort_all();
         for (;;) {

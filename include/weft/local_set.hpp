@@ -291,6 +291,9 @@ public:
     /// gives its value or rethrows its exception.
     ///
     ///   int v = co_await set.run_until(compute());
+    ///
+    /// Cancel safety (`local_set::run_until`): not cancel safe. `t` is aborted with it; the set's
+    /// other tasks stay and run at the next run_until.
     template <class R>
     task<R> run_until(task<R> t) {
         // (A named local, not a temporary in the co_await: GCC 12 trap.)

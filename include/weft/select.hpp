@@ -92,6 +92,9 @@ task<std::variant<select_value_t<T>...>> select_driver(bool biased, task<T>... t
 ///
 ///   auto r = co_await weft::select(weft::spawn(work), weft::time::sleep(5s));
 ///   if (r.index() == 1) log("work is slow; it keeps running, detached");
+///
+/// Cancel safety (`select`): cancel safe. Each branch is cancelled in its own class, so select is
+/// cancel safe when its branches are.
 template <class... A>
 requires(!std::is_same_v<std::remove_cvref_t<A>, biased_t> && ...) WEFT_CORO_WRAPPER_OWNING
     auto select(A&&... a) {

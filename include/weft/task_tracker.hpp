@@ -140,6 +140,8 @@ public:
     ///
     ///   tracker.close();
     ///   co_await tracker.wait();
+    ///
+    /// Cancel safety (`task_tracker::wait`): cancel safe. Takes nothing.
     WEFT_CORO_WRAPPER task<> wait() const { return wait_for(s_); }
 
 private:

@@ -133,6 +133,8 @@ private:
 } // namespace detail
 
 /// Awaitable that completes at `deadline` (at once if it has passed).
+///
+/// Cancel safety (`time::sleep_until`): cancel safe. Its timer is withdrawn.
 inline detail::sleep_awaiter sleep_until(instant deadline) noexcept {
     return detail::sleep_awaiter(deadline);
 }
@@ -140,6 +142,8 @@ inline detail::sleep_awaiter sleep_until(instant deadline) noexcept {
 /// Awaitable that completes after `d` (from the moment sleep is called).
 ///
 ///   co_await weft::time::sleep(std::chrono::milliseconds(100));
+///
+/// Cancel safety (`time::sleep`): cancel safe. Its timer is withdrawn.
 template <class Rep, class Period>
 detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_awaiter(instant::now() + d);
@@ -171,6 +175,9 @@ public:
     }
 
     /// Waits for the next tick; gives the instant it was scheduled for.
+    ///
+    /// Cancel safety (`time::interval::tick`): cancel safe. The tick a cancelled tick() waited for
+    /// is still the next one.
     task<instant> tick() {
         instant scheduled = next_;
         co_await sleep_until(scheduled);
@@ -389,6 +396,9 @@ auto timeout_at(instant deadline, A&& work) {
 }
 
 /// timeout_at(now + d, work).
+///
+/// Cancel safety (`time::timeout`): cancel safe. The work is cancelled in its own class (timeout_at
+/// alike).
 template <class Rep, class Period, class A>
 auto timeout(std::chrono::duration<Rep, Period> d, A&& work) {
     return timeout_at(instant::now() + d, std::forward<A>(work));
@@ -405,6 +415,9 @@ void resume();
 ///   weft::time::pause();
 ///   auto s = weft::spawn([]() -> weft::task<> { co_await weft::time::sleep(1s); });
 ///   co_await weft::time::advance(1s);   // s's sleep is over now
+///
+/// Cancel safety (`time::advance`): cancel safe. The clock has moved and the due timers fired
+/// before its only suspension.
 task<> advance(duration d);
 
 } // namespace weft::time

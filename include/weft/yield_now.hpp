@@ -25,6 +25,8 @@ struct yield_awaiter : awaitable_tag {
 } // namespace detail
 
 /// Awaitable: reschedules the current task behind the others ready to run.
+///
+/// Cancel safety (`yield_now`): cancel safe. Takes nothing.
 inline detail::yield_awaiter yield_now() noexcept {
     return {};
 }

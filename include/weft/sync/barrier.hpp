@@ -109,6 +109,9 @@ public:
     /// generation to fill up. Gives whether this waiter is the leader.
     ///
     ///   bool leader = (co_await b.wait()).is_leader();
+    ///
+    /// Cancel safety (`sync::barrier::wait`): not cancel safe. A wait arrives when first awaited;
+    /// cancelled after that, its arrival still counts (as Tokio).
     [[nodiscard]] barrier_wait_awaiter wait() noexcept { return barrier_wait_awaiter(this); }
 
 private:

@@ -417,6 +417,9 @@ public:
     /// Cancel-safe: a cancelled recv consumed nothing.
     ///
     ///   auto r = co_await rx.recv();
+    ///
+    /// Cancel safety (`sync::broadcast::receiver::recv`): cancel safe. The receiver's position
+    /// moves only when recv() returns.
     [[nodiscard]] recv_awaiter recv() noexcept { return recv_awaiter(this); }
 
     /// Receives without waiting: the value, or empty / closed / lagged(n).

@@ -526,6 +526,10 @@ public:
     ///
     ///   auto r = co_await tx.send(42);
     ///   if (!r) std::printf("not sent: %d\n", r.error().value);
+    ///
+    /// Cancel safety (`sync::mpsc::sender::send`): cancel safe. If cancelled before it completed,
+    /// nothing was sent: the value is destroyed with the operation, also when the cancel (an abort)
+    /// was requested while a slot was being handed to it.
     [[nodiscard]] send_awaiter send(T v) { return send_awaiter(this->c_, std::move(v)); }
 
     /// Awaiter of reserve().
@@ -623,6 +627,9 @@ public:
     ///   auto p = co_await tx.reserve();
     ///   if (!p) co_return;                 // closed
     ///   p->send(build_expensive_message()); // built only once room exists
+    ///
+    /// Cancel safety (`sync::mpsc::sender::reserve`): cancel safe. A slot granted to a cancelled
+    /// reserve goes to the next waiting sender.
     [[nodiscard]] reserve_awaiter reserve() noexcept { return reserve_awaiter(this->c_); }
 
     /// The channel's capacity.
@@ -793,6 +800,9 @@ public:
     /// once every sender is gone (or the receiver closed) and it is drained.
     ///
     ///   std::optional<job> j = co_await rx.recv();
+    ///
+    /// Cancel safety (`sync::mpsc::receiver::recv`): cancel safe. A message is taken only when
+    /// recv() returns it; a cancelled recv leaves it in the channel.
     [[nodiscard]] recv_awaiter<false> recv() noexcept { return {c_, nullptr, 1}; }
 
     /// Appends up to `limit` buffered messages to `out` (waiting for at least
@@ -800,6 +810,9 @@ public:
     ///
     ///   std::vector<int> batch;
     ///   while (co_await rx.recv_many(batch, 64) > 0) { process(batch); batch.clear(); }
+    ///
+    /// Cancel safety (`sync::mpsc::receiver::recv_many`): cancel safe. Messages are moved into
+    /// `out` only when it returns.
     [[nodiscard]] recv_awaiter<true> recv_many(std::vector<T>& out, std::size_t limit) noexcept {
         return {c_, &out, limit};
     }

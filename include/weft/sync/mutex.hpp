@@ -121,6 +121,9 @@ public:
     /// Awaitable: waits (FIFO) for the lock and gives its guard.
     ///
     ///   auto g = co_await m.lock();
+    ///
+    /// Cancel safety (`sync::mutex::lock`): cancel safe. Gives up its place in the queue; a lock
+    /// granted to it goes to the next waiter (mutex<void>::lock alike).
     [[nodiscard]] mutex_lock_awaiter<T> lock() noexcept { return mutex_lock_awaiter<T>(this); }
 
     /// The guard if the lock is free and nobody waits, else nullopt.

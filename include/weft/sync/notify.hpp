@@ -83,6 +83,9 @@ public:
     /// Wakes every waiting task; stores no permit.
     void notify_waiters() noexcept;
     /// Awaitable that completes on a notification (or a stored permit).
+    ///
+    /// Cancel safety (`sync::notify::notified`): cancel safe. A notify_one that chose a cancelled
+    /// waiter passes to the next waiter or becomes the permit.
     notified_awaiter notified() noexcept {
         return notified_awaiter(this, state_.load(std::memory_order_acquire) >> calls_shift);
     }

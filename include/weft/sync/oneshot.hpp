@@ -352,6 +352,8 @@ public:
     /// abandoning work whose answer nobody wants.
     ///
     ///   co_await weft::select(compute(), tx.closed());
+    ///
+    /// Cancel safety (`sync::oneshot::sender::closed`): cancel safe. Takes nothing.
     closed_awaiter closed() noexcept { return closed_awaiter(c_); }
 
     /// Internal (used by channel()).
@@ -413,6 +415,9 @@ private:
 ///
 ///   auto [tx, rx] = weft::sync::oneshot::channel<int>();
 ///   auto r = co_await rx;             // waits for tx.send(...) or tx's drop
+///
+/// Cancel safety (`sync::oneshot::receiver (co_await rx)`): cancel safe. The value is taken in
+/// await_resume only: after a cancel it waits for the next `co_await rx` or try_recv().
 template <class T>
 class receiver {
     using V = detail::stored_t<T>;

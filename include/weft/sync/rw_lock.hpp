@@ -193,11 +193,17 @@ public:
     /// Awaitable: waits (FIFO, behind any waiting writer) for shared access.
     ///
     ///   auto r = co_await lock.read();
+    ///
+    /// Cancel safety (`sync::rw_lock::read`): cancel safe. Gives up its place in the queue; permits
+    /// granted to it go to the next waiters.
     [[nodiscard]] rw_lock_read_awaiter<T> read() noexcept { return rw_lock_read_awaiter<T>(this); }
 
     /// Awaitable: waits (FIFO) for exclusive access.
     ///
     ///   auto w = co_await lock.write();
+    ///
+    /// Cancel safety (`sync::rw_lock::write`): cancel safe. Gives up its place in the queue; the
+    /// permits it collected go to the next waiters.
     [[nodiscard]] rw_lock_write_awaiter<T> write() noexcept {
         return rw_lock_write_awaiter<T>(this);
     }

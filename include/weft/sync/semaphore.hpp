@@ -261,6 +261,9 @@ public:
     /// granted. Throws std::invalid_argument at once if n > max_permits.
     ///
     ///   semaphore_permit p = co_await sem.acquire(3);
+    ///
+    /// Cancel safety (`sync::semaphore::acquire`): cancel safe. Gives up its place in the queue;
+    /// permits assigned to it, even some of n, are returned.
     acquire_awaiter acquire(std::size_t n = 1);
 
     /// Takes `n` permits if they are available now (and nobody waits).

@@ -375,6 +375,9 @@ public:
     /// left to see. Cancel-safe (nothing is consumed before it returns).
     ///
     ///   while (co_await rx.changed()) reload(*rx.borrow());
+    ///
+    /// Cancel safety (`sync::watch::receiver::changed`): cancel safe. A cancelled changed() leaves
+    /// the change unseen.
     [[nodiscard]] changed_awaiter changed() noexcept { return changed_awaiter(this); }
 
     /// Whether both receivers watch the same channel.
