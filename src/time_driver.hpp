@@ -72,6 +72,8 @@ private:
         std::array<slot_list, slots_per_level> slots{};
     };
     static unsigned level_for(std::uint64_t elapsed, std::uint64_t when) noexcept;
+    /// Whether `e` is in the slot list its level/slot name (for WEFT_ASSERT).
+    bool is_linked(const timer_entry* e) const noexcept;
     void push(unsigned lvl, unsigned slot, timer_entry* e) noexcept;
 
     std::uint64_t elapsed_ = 0;
