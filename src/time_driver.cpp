@@ -20,13 +20,6 @@ unsigned timer_wheel::level_for(std::uint64_t elapsed, std::uint64_t when) noexc
     return significant / 6;
 }
 
-bool timer_wheel::is_linked(const timer_entry* e) const noexcept {
-    // An entry alone in its slot has no neighbours: it is the slot's head.
-    return e->prev != nullptr || e->next != nullptr ||
-           (e->level < num_levels && e->slot < slots_per_level &&
-            levels_[e->level].slots[e->slot].head == e);
-}
-
 void timer_wheel::push(unsigned lvl, unsigned slot, timer_entry* e) noexcept {
     WEFT_ASSERT(lvl < num_levels && slot < slots_per_level, "wheel push: level/slot in range");
     slot_list& l = levels_[lvl].slots[slot];
