@@ -56,7 +56,8 @@ constexpr task_vtable branch_vtable = {&branch_noop,      &branch_noop,    &bran
 
 /// Marks a branch finished for wakers: a late wake only drops its reference.
 void seal(branch_header* b) noexcept {
-    b->state.fetch_or(state_bits::complete, std::memory_order_acq_rel);
+    std::uint64_t prev = b->state.fetch_or(state_bits::complete, std::memory_order_acq_rel);
+    WEFT_ASSERT(ref_count(prev) != 0, "seal: the branch_set holds the header's reference");
 }
 
 /// Cancels a branch: destroys its frame at its suspension point (leaves
@@ -180,7 +181,9 @@ bool branch_set::pass(std::coroutine_handle<> h) {
         if (!(b->state.load(std::memory_order_acquire) & state_bits::notified)) continue;
         // Clear before running: a wake that lands while the branch runs sets
         // it again (and wakes the parent), so nothing is lost.
-        b->state.fetch_and(~state_bits::notified, std::memory_order_acq_rel);
+        std::uint64_t prev = b->state.fetch_and(~state_bits::notified, std::memory_order_acq_rel);
+        WEFT_ASSERT((prev & (state_bits::notified | state_bits::complete)) == state_bits::notified,
+                    "pass: only the pass clears a live branch's NOTIFIED");
         bool yielded = false;
         if (!run_branch(b, yielded)) {
             any_yield |= yielded;

@@ -199,6 +199,7 @@ private:
     class local_ring {
     public:
         void push(task_header* t) {
+            WEFT_ASSERT(task_is_notified(t), "current_thread push: the task is NOTIFIED");
             if (count_ == ring_.size()) grow();
             ring_[(head_ + count_) & (ring_.size() - 1)] = t;
             ++count_;

@@ -21,6 +21,9 @@
 //   - Overflow: when the ring is full, the owner moves half of it (128) plus
 //     the new task to the inject queue in one batch, so a busy worker
 //     shares its backlog.
+//   - steal <= real <= tail (mod 2^32) and tail - steal <= capacity; a
+//     thief takes at most half; a pushed task is NOTIFIED (it holds its one
+//     queue entry). WEFT_ASSERT checks these in Debug and sanitizer builds.
 #pragma once
 
 #include <array>
@@ -28,6 +31,7 @@
 #include <cstdint>
 
 #include "runtime_parts.hpp"
+#include "weft/detail/assert.hpp"
 #include "weft/detail/task_header.hpp"
 
 namespace weft::detail {
@@ -40,10 +44,13 @@ public:
     /// Owner: pushes at the back; overflows into `inject`. Returns true when
     /// it overflowed.
     bool push_back(task_header* t, inject_queue& inject) noexcept {
+        WEFT_ASSERT(task_is_notified(t), "local_queue push: the task is NOTIFIED");
         for (;;) {
             std::uint64_t head = head_.load(std::memory_order_acquire);
             std::uint32_t steal = unpack_steal(head), real = unpack_real(head);
             std::uint32_t tail = tail_.load(std::memory_order_relaxed);
+            WEFT_ASSERT(real - steal <= tail - steal && tail - steal <= capacity,
+                        "local_queue push: steal <= real <= tail <= steal + capacity");
             if (tail - steal < capacity) {
                 buffer_[tail & mask].store(t, std::memory_order_relaxed);
                 tail_.store(tail + 1, std::memory_order_release);
@@ -65,6 +72,8 @@ public:
         for (;;) {
             std::uint32_t steal = unpack_steal(head), real = unpack_real(head);
             std::uint32_t tail = tail_.load(std::memory_order_relaxed);
+            WEFT_ASSERT(real - steal <= tail - steal && tail - steal <= capacity,
+                        "local_queue pop: steal <= real <= tail <= steal + capacity");
             if (real == tail) return nullptr;
             std::uint32_t next_real = real + 1;
             std::uint64_t next =
@@ -133,7 +142,9 @@ private:
             if (steal != real) return 0; // another thief is at work
             std::uint32_t src_tail = tail_.load(std::memory_order_acquire);
             n = src_tail - real;
+            WEFT_ASSERT(n <= capacity, "local_queue steal: at most capacity tasks queued");
             n -= n / 2;
+            WEFT_ASSERT(n <= capacity / 2, "local_queue steal: a thief takes at most half");
             if (n == 0) return 0;
             first = real;
             next = pack(steal, real + n);

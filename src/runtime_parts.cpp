@@ -93,6 +93,7 @@ void inject_queue::grow() {
 }
 
 bool inject_queue::push(task_header* t) noexcept {
+    WEFT_ASSERT(task_is_notified(t), "inject push: the task is NOTIFIED");
     std::lock_guard lk(mu_);
     if (closed_) return false;
     if (count_ == ring_.size()) grow();
@@ -108,8 +109,10 @@ void inject_queue::push_batch(task_header* const* ts, std::size_t n) noexcept {
         if (!closed_) {
             while (ring_.size() - count_ < n)
                 grow();
-            for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t i = 0; i < n; ++i) {
+                WEFT_ASSERT(task_is_notified(ts[i]), "inject push_batch: the task is NOTIFIED");
                 ring_[(head_ + count_ + i) & (ring_.size() - 1)] = ts[i];
+            }
             count_ += n;
             len_.store(count_, std::memory_order_release);
             return;

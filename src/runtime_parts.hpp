@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "weft/detail/assert.hpp"
 #include "weft/detail/spin_mutex.hpp"
 #include "weft/detail/task_header.hpp"
 
@@ -160,6 +161,7 @@ private:
 class task_ring {
 public:
     void push(task_header* t) {
+        WEFT_ASSERT(task_is_notified(t), "task_ring push: the task is NOTIFIED");
         if (count_ == ring_.size()) grow();
         ring_[(head_ + count_) & (ring_.size() - 1)] = t;
         ++count_;

@@ -101,6 +101,7 @@ std::uint64_t& forced_yields_counter() noexcept {
 
 void task_ref_dec(task_header* t, std::uint64_t n) noexcept {
     std::uint64_t prev = t->state.fetch_sub(n * state_bits::ref_one, std::memory_order_acq_rel);
+    WEFT_ASSERT(ref_count(prev) >= n, "task_ref_dec: drops only references that are held");
     if (ref_count(prev) == n) dealloc(t);
 }
 
@@ -191,6 +192,7 @@ bool peek_suspension(task_header* t, peeked_task& out) noexcept {
     namespace b = state_bits;
     std::uint64_t s = t->state.load(std::memory_order_acquire);
     do {
+        WEFT_ASSERT(ref_count(s) != 0, "peek_suspension: the caller holds a reference");
         if (s & (b::running | b::complete | b::notified)) return false;
     } while (!t->state.compare_exchange_weak(s, s | b::running, std::memory_order_acq_rel,
                                              std::memory_order_acquire));

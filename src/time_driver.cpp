@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "runtime_base.hpp"
+#include "weft/detail/assert.hpp"
 #include "weft/runtime_error.hpp"
 
 namespace weft::detail {
@@ -20,6 +21,7 @@ unsigned timer_wheel::level_for(std::uint64_t elapsed, std::uint64_t when) noexc
 }
 
 void timer_wheel::push(unsigned lvl, unsigned slot, timer_entry* e) noexcept {
+    WEFT_ASSERT(lvl < num_levels && slot < slots_per_level, "wheel push: level/slot in range");
     slot_list& l = levels_[lvl].slots[slot];
     e->level = static_cast<unsigned char>(lvl);
     e->slot = static_cast<unsigned char>(slot);
@@ -34,6 +36,8 @@ void timer_wheel::push(unsigned lvl, unsigned slot, timer_entry* e) noexcept {
 }
 
 void timer_wheel::insert(timer_entry* e) noexcept {
+    WEFT_ASSERT(!is_linked(e), "wheel insert: the entry is not in the wheel already");
+    WEFT_ASSERT(e->when >= elapsed_, "wheel insert: the deadline has not passed");
     if (e->when - elapsed_ > max_ticks) e->when = elapsed_ + max_ticks; // clamp far deadlines
     unsigned lvl = level_for(elapsed_, e->when);
     unsigned slot = static_cast<unsigned>((e->when >> (lvl * 6)) & (slots_per_level - 1));
@@ -42,6 +46,10 @@ void timer_wheel::insert(timer_entry* e) noexcept {
 }
 
 void timer_wheel::remove(timer_entry* e) noexcept {
+    WEFT_ASSERT(e->level < num_levels && e->slot < slots_per_level,
+                "wheel remove: level/slot in range");
+    WEFT_ASSERT(is_linked(e), "wheel remove: only an entry that is in the wheel");
+    WEFT_ASSERT(size_ != 0, "wheel remove: the wheel holds entries");
     slot_list& l = levels_[e->level].slots[e->slot];
     if (e->prev)
         e->prev->next = e->next;
@@ -146,6 +154,7 @@ bool time_driver::register_entry(timer_entry& e, clock_time deadline, std::corou
     {
         std::lock_guard lk(mu_);
         if (when <= wheel_.elapsed()) return false; // due already
+        WEFT_ASSERT(e.st != timer_entry::state::registered, "register_entry: registered twice");
         e.when = when;
         e.driver = this;
         e.w = suspend_waker(h);

@@ -72,6 +72,14 @@ private:
         std::array<slot_list, slots_per_level> slots{};
     };
     static unsigned level_for(std::uint64_t elapsed, std::uint64_t when) noexcept;
+    /// Whether `e` is in the slot list its level/slot name (for WEFT_ASSERT;
+    /// inline, so that a build without asserts emits no code for it). An
+    /// entry alone in its slot has no neighbours: it is the slot's head.
+    bool is_linked(const timer_entry* e) const noexcept {
+        return e->prev != nullptr || e->next != nullptr ||
+               (e->level < num_levels && e->slot < slots_per_level &&
+                levels_[e->level].slots[e->slot].head == e);
+    }
     void push(unsigned lvl, unsigned slot, timer_entry* e) noexcept;
 
     std::uint64_t elapsed_ = 0;

@@ -51,6 +51,7 @@
 #include <exception>
 #include <utility>
 
+#include "weft/detail/assert.hpp"
 #include "weft/detail/await_site.hpp"
 #include "weft/detail/config.hpp"
 #include "weft/detail/task_state.hpp"
@@ -145,11 +146,19 @@ static_assert(sizeof(void*) != 8 || sizeof(task_header) == 72,
 
 inline void task_ref_inc(task_header* t) noexcept {
     // Relaxed, as for shared_ptr: taking a reference requires already holding one.
-    t->state.fetch_add(state_bits::ref_one, std::memory_order_relaxed);
+    std::uint64_t prev = t->state.fetch_add(state_bits::ref_one, std::memory_order_relaxed);
+    WEFT_ASSERT(ref_count(prev) != 0, "task_ref_inc: taking a reference requires holding one");
 }
 
 /// Drops `n` references; frees the task when they were the last.
 void task_ref_dec(task_header* t, std::uint64_t n = 1) noexcept;
+
+/// For the run queues' WEFT_ASSERTs: a task has at most one queue entry,
+/// and only while NOTIFIED is set (task_state.hpp), so a task pushed onto
+/// a run queue is NOTIFIED.
+inline bool task_is_notified(const task_header* t) noexcept {
+    return (t->state.load(std::memory_order_relaxed) & state_bits::notified) != 0;
+}
 
 // ---------------------------------------------------------------------------
 // The scheduler a task belongs to.

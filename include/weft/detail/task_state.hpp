@@ -46,10 +46,19 @@
 //   to_shutdown       runtime shutdown claims an idle task to cancel it inline.
 //   join_handle_dropped, set_join_waker, unset_join_waker, unset_waker_after_complete
 //                     the join handle protocol.
+//
+// Each transition WEFT_ASSERTs (detail/assert.hpp; Debug and sanitizer
+// builds) the bits it requires of the word it read: e.g. to_running finds
+// an idle task NOTIFIED, to_idle and to_complete find RUNNING, the join
+// waker is published only while JOIN_INTEREST is set and the field is the
+// handle's, and no transition drops a reference that is not there. The
+// checks read values the CAS loops load anyway; they add no atomic access.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+
+#include "weft/detail/assert.hpp"
 
 namespace weft::detail {
 
@@ -93,6 +102,8 @@ struct task_state {
         using namespace state_bits;
         std::uint64_t s = word.load(std::memory_order_acquire);
         for (;;) {
+            WEFT_ASSERT(ref_count(s) != 0,
+                        "to_running: the caller holds the queue entry's reference");
             if ((s & (running | complete)) != 0) {
                 std::uint64_t next = s - ref_one;
                 if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
@@ -101,6 +112,7 @@ struct task_state {
                                                 : to_running_result::failed;
                 continue;
             }
+            WEFT_ASSERT(s & notified, "to_running: an idle task popped from a queue is NOTIFIED");
             std::uint64_t next = (s | running) & ~notified;
             if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
                                            std::memory_order_acquire))
@@ -115,6 +127,8 @@ struct task_state {
         using namespace state_bits;
         std::uint64_t s = word.load(std::memory_order_relaxed);
         for (;;) {
+            WEFT_ASSERT((s & (running | complete)) == running, "to_idle: the poller holds RUNNING");
+            WEFT_ASSERT(ref_count(s) != 0, "to_idle: the poller holds the queue entry's reference");
             if (s & cancelled) return to_idle_result::cancelled;
             std::uint64_t next = s & ~running;
             to_idle_result r;
@@ -140,6 +154,9 @@ struct task_state {
         using namespace state_bits;
         std::uint64_t s = word.load(std::memory_order_relaxed);
         for (;;) {
+            WEFT_ASSERT((s & (running | complete)) == running,
+                        "to_idle_after_peek: the peek holds RUNNING");
+            WEFT_ASSERT(ref_count(s) != 0, "to_idle_after_peek: the peek holds a reference");
             std::uint64_t next = s & ~running;
             to_idle_result r;
             if (s & (notified | cancelled)) {
@@ -158,7 +175,10 @@ struct task_state {
     // RUNNING -> COMPLETE in one XOR; returns the word before.
     std::uint64_t to_complete() noexcept {
         using namespace state_bits;
-        return word.fetch_xor(running | complete, std::memory_order_acq_rel);
+        std::uint64_t s = word.fetch_xor(running | complete, std::memory_order_acq_rel);
+        WEFT_ASSERT((s & (running | complete)) == running, "to_complete: only from RUNNING");
+        WEFT_ASSERT(ref_count(s) != 0, "to_complete: the poller holds a reference");
+        return s;
     }
 
     // A waker fires and gives up its reference.
@@ -166,9 +186,11 @@ struct task_state {
         using namespace state_bits;
         std::uint64_t s = word.load(std::memory_order_acquire);
         for (;;) {
+            WEFT_ASSERT(ref_count(s) != 0, "notified_by_val: the waker holds a reference");
             std::uint64_t next;
             notify_result r;
             if (s & running) {
+                WEFT_ASSERT(ref_count(s) >= 2, "notified_by_val: the poller holds a reference too");
                 // The poller sees NOTIFIED in to_idle and reschedules; it
                 // holds a reference, so ours cannot be the last.
                 next = (s | notified) - ref_one;
@@ -191,6 +213,7 @@ struct task_state {
         using namespace state_bits;
         std::uint64_t s = word.load(std::memory_order_acquire);
         for (;;) {
+            WEFT_ASSERT(ref_count(s) != 0, "notified_by_ref: the waker holds a reference");
             std::uint64_t next;
             notify_result r;
             if (s & (complete | notified)) return notify_result::do_nothing;
@@ -213,6 +236,7 @@ struct task_state {
         using namespace state_bits;
         std::uint64_t s = word.load(std::memory_order_acquire);
         for (;;) {
+            WEFT_ASSERT(ref_count(s) != 0, "notified_and_cancel: the caller holds a reference");
             if (s & (cancelled | complete)) return false;
             std::uint64_t next;
             bool submit = false;
@@ -236,6 +260,7 @@ struct task_state {
         using namespace state_bits;
         std::uint64_t s = word.load(std::memory_order_acquire);
         for (;;) {
+            WEFT_ASSERT(ref_count(s) != 0, "to_shutdown: the caller holds a reference");
             bool idle = (s & (running | complete)) == 0;
             std::uint64_t next = s | cancelled | (idle ? running : 0);
             if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
@@ -254,6 +279,8 @@ struct task_state {
         using namespace state_bits;
         std::uint64_t s = word.load(std::memory_order_acquire);
         for (;;) {
+            WEFT_ASSERT(s & join_interest, "join_handle_dropped: a join handle exists");
+            WEFT_ASSERT(ref_count(s) != 0, "join_handle_dropped: the handle holds a reference");
             std::uint64_t next = s & ~join_interest;
             if (!(s & complete)) next &= ~join_waker;
             if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
@@ -269,6 +296,8 @@ struct task_state {
         std::uint64_t s = word.load(std::memory_order_acquire);
         for (;;) {
             if (s & complete) return false;
+            WEFT_ASSERT(s & join_interest, "set_join_waker: only a join handle sets the waker");
+            WEFT_ASSERT(!(s & join_waker), "set_join_waker: the field is the handle's (bit clear)");
             if (word.compare_exchange_weak(s, s | join_waker, std::memory_order_acq_rel,
                                            std::memory_order_acquire))
                 return true;
@@ -282,6 +311,8 @@ struct task_state {
         std::uint64_t s = word.load(std::memory_order_acquire);
         for (;;) {
             if (s & complete) return false;
+            WEFT_ASSERT(s & join_interest, "unset_join_waker: only a join handle unsets the waker");
+            WEFT_ASSERT(s & join_waker, "unset_join_waker: a waker is published");
             if (word.compare_exchange_weak(s, s & ~join_waker, std::memory_order_acq_rel,
                                            std::memory_order_acquire))
                 return true;
@@ -290,7 +321,11 @@ struct task_state {
 
     // After COMPLETE and waking the join waker, the task gives the field back.
     std::uint64_t unset_waker_after_complete() noexcept {
-        return word.fetch_and(~state_bits::join_waker, std::memory_order_acq_rel);
+        using namespace state_bits;
+        std::uint64_t s = word.fetch_and(~join_waker, std::memory_order_acq_rel);
+        WEFT_ASSERT((s & (complete | join_waker)) == (complete | join_waker),
+                    "unset_waker_after_complete: the task completed with a waker published");
+        return s;
     }
 
     std::uint64_t load() const noexcept { return word.load(std::memory_order_acquire); }
