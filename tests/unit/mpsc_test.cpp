@@ -480,9 +480,9 @@ TEST_P(MpscFlavors, SeededAbortsOfWaitingSendersNeverDeliverAndNeverLose) {
     const int rounds = weft_test::scaled(20, 4);
     for (int round = 0; round < rounds; ++round) {
         const std::size_t cap = 1 + rng() % 3;
-        const int n = 60;
+        constexpr int n = 60;
         std::uint64_t round_seed = rng();
-        rt.block_on([&c, cap, n, round_seed]() -> weft::task<> {
+        rt.block_on([&c, cap, round_seed]() -> weft::task<> {
             std::mt19937_64 r(round_seed);
             auto [tx, rx] = mpsc::channel<weft_test::counted>(cap);
             std::vector<int> got;
