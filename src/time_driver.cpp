@@ -2,6 +2,7 @@
 #include "time_driver.hpp"
 
 #include <bit>
+#include <limits>
 #include <mutex>
 
 #include "runtime_base.hpp"
@@ -38,7 +39,9 @@ void timer_wheel::push(unsigned lvl, unsigned slot, timer_entry* e) noexcept {
 void timer_wheel::insert(timer_entry* e) noexcept {
     WEFT_ASSERT(!is_linked(e), "wheel insert: the entry is not in the wheel already");
     WEFT_ASSERT(e->when >= elapsed_, "wheel insert: the deadline has not passed");
-    if (e->when - elapsed_ > max_ticks) e->when = elapsed_ + max_ticks; // clamp far deadlines
+    // `when` is never clamped: an entry beyond the wheel's reach goes to the
+    // top level (level_for caps it there), fires "early" when its slot comes
+    // round, and advance_to puts it back because its deadline is still ahead.
     unsigned lvl = level_for(elapsed_, e->when);
     unsigned slot = static_cast<unsigned>((e->when >> (lvl * 6)) & (slots_per_level - 1));
     push(lvl, slot, e);
@@ -73,12 +76,19 @@ std::optional<std::uint64_t> timer_wheel::next_expiration() const noexcept {
         std::uint64_t slot_range = std::uint64_t{1} << (lvl * 6);
         std::uint64_t level_range = slot_range << 6;
         unsigned now_slot = static_cast<unsigned>((elapsed_ / slot_range) % slots_per_level);
+        // The top level is a ring that far deadlines go round: its current
+        // slot holds only entries at least a rotation ahead (nearer ones sit
+        // lower), so it comes last, after the slots still ahead in this
+        // rotation. A lower level's current slot is empty (its entries were
+        // due and have been taken), so its search starts there.
+        unsigned first = lvl == num_levels - 1 ? (now_slot + 1) % slots_per_level : now_slot;
         unsigned zeros =
-            static_cast<unsigned>(std::countr_zero(std::rotr(occ, static_cast<int>(now_slot))));
-        unsigned slot = (zeros + now_slot) % slots_per_level;
+            static_cast<unsigned>(std::countr_zero(std::rotr(occ, static_cast<int>(first))));
+        unsigned slot = (zeros + first) % slots_per_level;
         std::uint64_t level_start = elapsed_ & ~(level_range - 1);
         std::uint64_t deadline = level_start + slot * slot_range;
-        if (deadline < elapsed_) deadline += level_range; // wrapped past the end of the level
+        if (deadline < elapsed_ || (lvl == num_levels - 1 && slot == now_slot))
+            deadline += level_range; // wrapped past the end of the level
         return deadline;
     }
     return std::nullopt;
@@ -101,7 +111,7 @@ void timer_wheel::advance_to(std::uint64_t now, std::vector<waker>& out) {
         for (timer_entry* e = l.head; e != nullptr;) {
             timer_entry* next_e = e->next;
             e->prev = e->next = nullptr;
-            if (e->when <= elapsed_) {
+            if (e->when <= elapsed_) { // else: a far deadline the top level held
                 e->st = timer_entry::state::fired;
                 waker w = std::move(e->w);
                 if (e->interrupt && w)
@@ -140,11 +150,17 @@ clock_time time_driver::now() const noexcept {
 
 std::uint64_t time_driver::ticks_of(clock_time t) const noexcept {
     if (t <= origin_) return 0;
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - origin_).count();
-    return static_cast<std::uint64_t>((ns + 999'999) / 1'000'000);
+    // Unsigned: rounding up the largest deadline (clock_time::max()) must
+    // not overflow.
+    auto ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t - origin_).count());
+    return (ns + 999'999) / 1'000'000;
 }
 
 clock_time time_driver::time_of(std::uint64_t ticks) const noexcept {
+    // The tick of clock_time::max() (rounded up) lies past it: saturate.
+    auto room = std::chrono::duration_cast<std::chrono::milliseconds>(clock_time::max() - origin_);
+    if (ticks > static_cast<std::uint64_t>(room.count())) return clock_time::max();
     return origin_ + std::chrono::milliseconds(ticks);
 }
 
@@ -193,9 +209,12 @@ std::size_t time_driver::fire_due() noexcept {
                              : std::chrono::steady_clock::now() + offset_;
         // Deadlines were rounded up to whole ticks: tick T is due once now
         // has reached it, i.e. T <= floor(now).
+        // A paused clock at clock_time::max() has reached every deadline,
+        // including max() itself, whose rounded-up tick lies past it.
         std::uint64_t now_tick =
-            now <= origin_
-                ? 0
+            now <= origin_ ? 0
+            : now == clock_time::max()
+                ? std::numeric_limits<std::uint64_t>::max()
                 : static_cast<std::uint64_t>(
                       std::chrono::duration_cast<std::chrono::milliseconds>(now - origin_).count());
         try {
@@ -270,7 +289,11 @@ void time_driver::advance(std::chrono::nanoseconds d) {
         if (!paused_.load(std::memory_order_relaxed))
             throw runtime_error("weft::time::advance: the clock is not paused (call time::pause() "
                                 "first, or build the runtime with start_paused(true))");
-        paused_at_ += d;
+        // Saturated: advancing past the end of the clock stops at its end.
+        if (d >= clock_time::max() - paused_at_)
+            paused_at_ = clock_time::max();
+        else
+            paused_at_ += d;
     }
     fire_due();
 }

@@ -3,12 +3,15 @@
 //
 // Wheel (Varghese & Lauck, as in Tokio's runtime/time/wheel): 6 levels of
 // 64 slots, 1 ms ticks at level 0; a slot at level L spans 64^L ms, so the
-// wheel covers 2^36 ms (about 2.2 years; later deadlines are clamped to
-// that). Each level has a 64-bit bitmap of occupied slots. An entry sits in
-// the level of the most significant 6-bit group in which its deadline and
+// wheel covers 2^36 ms (about 2.2 years). A later deadline is kept as it is
+// and goes to the top level, whose slots act as a ring: when its slot comes
+// round (at most one rotation, 2^36 ms, ahead) and the deadline is still
+// ahead, the entry is put back (Tokio does the same), so a deadline of any
+// size, up to clock_time::max(), fires at or after it. Each level has a 64-bit bitmap of occupied
+// slots. An entry sits in the level of the most significant 6-bit group in which its deadline and
 // `elapsed` differ; insert and cancel are O(1) list operations. Expiring a
 // slot at level L > 0 reinserts its entries further down (cascading);
-// every entry moves at most 6 times.
+// an entry moves at most 6 times per rotation of the top level it waits.
 //
 // Deadlines are rounded up to the next millisecond, so a sleep never ends
 // early (Tokio does the same; up to 1 ms late by design).

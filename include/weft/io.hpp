@@ -22,6 +22,16 @@
 //   task<io::result<std::size_t>> write(std::span<const std::byte>)
 // (tcp_stream, unix_stream, their split halves, buf_reader, buf_writer).
 // io::copy and the buffered adaptors work over those.
+//
+// Cancellation (an abort, or a timeout/select that abandons the operation)
+// lands at a suspension point, i.e. while an inner read or write waits; an
+// inner read or write cancelled there has taken or sent nothing (net.hpp).
+// Each adaptor below says in a "Cancel safety:" line what a cancelled call
+// keeps, in Tokio's terms: "cancel safe" (nothing is lost or repeated when
+// it is called again) or "not cancel safe" (followed by what is lost). The
+// rule behind the cancel-safe ones: progress is recorded in the adaptor (or
+// in the caller's `out`) as soon as each inner read or write returns,
+// before the next suspension point, never only when the whole call ends.
 #pragma once
 
 #include <algorithm>
@@ -207,6 +217,10 @@ concept async_write = requires(W& w, std::span<const std::byte> b) {
 
 /// Reads into all of `buf`; io::error::unexpected_eof if the stream ends first.
 ///
+/// Cancel safety: not cancel safe: the bytes already read are in a prefix
+/// of `buf` but their count is not reported, so the stream position is
+/// unknown (as Tokio's read_exact). The overload with `done` is cancel safe.
+///
 ///   std::array<std::byte, 8> header;
 ///   if (auto r = co_await weft::io::read_exact(stream, header); !r) co_return;
 template <async_read R>
@@ -216,6 +230,27 @@ task<result<void>> read_exact(R& r, std::span<std::byte> buf) {
         if (!n) co_return n.error();
         if (*n == 0) co_return make_error_code(error::unexpected_eof);
         buf = buf.subspan(*n);
+    }
+    co_return result<void>{};
+}
+
+/// read_exact that keeps its progress in `done`: reads into buf[done..],
+/// adding each read's count to `done` as it returns, until done ==
+/// buf.size(). Call it again with the same `buf` and `done` to go on.
+///
+/// Cancel safety: cancel safe: a cancelled call leaves `done` bytes of
+/// `buf` read and nothing else taken from the stream.
+///
+///   std::size_t done = 0;
+///   auto r = co_await weft::time::timeout(1s, weft::io::read_exact(s, frame, done));
+///   if (!r) { /* frame[0..done) arrived; call again to finish */ }
+template <async_read R>
+task<result<void>> read_exact(R& r, std::span<std::byte> buf, std::size_t& done) {
+    while (done < buf.size()) {
+        result<std::size_t> n = co_await r.read(buf.subspan(done));
+        if (!n) co_return n.error();
+        if (*n == 0) co_return make_error_code(error::unexpected_eof);
+        done += *n;
     }
     co_return result<void>{};
 }
@@ -243,6 +278,9 @@ task<result<std::size_t>> read_append(R& r, C& out) {
 /// it appended (Tokio's read_to_end). On an error, `out` keeps what was read
 /// before it.
 ///
+/// Cancel safety: cancel safe: every byte read before the cancel stays
+/// appended to `out` (the count is not reported; out.size() tells it).
+///
 ///   std::vector<std::byte> body;
 ///   auto n = co_await weft::io::read_to_end(stream, body);
 template <async_read R>
@@ -253,6 +291,8 @@ WEFT_CORO_WRAPPER task<result<std::size_t>> read_to_end(R& r, std::vector<std::b
 /// read_to_end into a std::string (bytes as they are; no encoding check,
 /// unlike Tokio's read_to_string).
 ///
+/// Cancel safety: cancel safe: as read_to_end, the bytes read stay in `out`.
+///
 ///   std::string reply;
 ///   if (auto n = co_await weft::io::read_to_string(stream, reply); !n) log(n.message());
 template <async_read R>
@@ -261,6 +301,11 @@ WEFT_CORO_WRAPPER task<result<std::size_t>> read_to_string(R& r, std::string& ou
 }
 
 /// Writes all of `buf`; io::error::write_zero if the writer takes nothing.
+///
+/// Cancel safety: not cancel safe: the bytes already written are not
+/// reported, so how much of `buf` went out is unknown, and writing `buf`
+/// again repeats them (as Tokio's write_all). The overload with `done` is
+/// cancel safe.
 ///
 ///   co_await weft::io::write_all(stream, weft::io::bytes("pong\n"));
 template <async_write W>
@@ -274,8 +319,32 @@ task<result<void>> write_all(W& w, std::span<const std::byte> buf) {
     co_return result<void>{};
 }
 
+/// write_all that keeps its progress in `done`: writes buf[done..], adding
+/// each write's count to `done` as it returns, until done == buf.size().
+/// Call it again with the same `buf` and `done` to go on.
+///
+/// Cancel safety: cancel safe: a cancelled call has sent exactly
+/// buf[0..done); nothing is repeated when it is called again.
+///
+///   std::size_t done = 0;
+///   auto r = co_await weft::time::timeout(1s, weft::io::write_all(s, msg, done));
+template <async_write W>
+task<result<void>> write_all(W& w, std::span<const std::byte> buf, std::size_t& done) {
+    while (done < buf.size()) {
+        result<std::size_t> n = co_await w.write(buf.subspan(done));
+        if (!n) co_return n.error();
+        if (*n == 0) co_return make_error_code(error::write_zero);
+        done += *n;
+    }
+    co_return result<void>{};
+}
+
 /// Copies `r` to `w` until `r` ends (Tokio's io::copy); gives the number of
 /// bytes copied. Uses an 8 KiB buffer; flushes `w` at the end if it can.
+///
+/// Cancel safety: not cancel safe: up to 8 KiB read from `r` but not yet
+/// written to `w` are lost with the call's buffer, and the count copied so
+/// far is not reported (as Tokio's copy).
 ///
 ///   auto [rd, wr] = std::move(stream).into_split();
 ///   auto copied = co_await weft::io::copy(rd, wr);   // an echo server
@@ -312,6 +381,9 @@ public:
 
     /// Reads what is buffered, or refills the buffer once (a read larger than
     /// the buffer with an empty buffer goes straight to the reader).
+    ///
+    /// Cancel safety: cancel safe: a cancelled read took nothing; bytes that
+    /// reached the buffer stay there for the next call.
     task<result<std::size_t>> read(std::span<std::byte> out) {
         if (pos_ == end_ && out.size() >= cap_) co_return co_await inner_.read(out);
         if (pos_ == end_) {
@@ -350,12 +422,22 @@ public:
     };
 
     /// Appends bytes up to and including `delim` to `out`; gives how many
-    /// were appended (0 at the end of the stream).
+    /// were appended by this call (0 at the end of the stream).
+    ///
+    /// Cancel safety: cancel safe: the bytes of a partial line read before
+    /// the cancel stay appended to `out` (the rest stays buffered or in the
+    /// stream); calling again with the same `out` completes the line (as
+    /// Tokio's read_until).
     read_until_op read_until(char delim, std::string& out) noexcept {
         return read_until_op(this, delim, &out);
     }
 
     /// read_until('\n').
+    ///
+    /// Cancel safety: cancel safe: as read_until, a partial line stays in
+    /// `out` and calling again with the same `out` completes it. (Tokio's
+    /// read_line is not cancel safe because it checks UTF-8; this one does
+    /// not check.)
     read_until_op read_line(std::string& out) noexcept { return read_until('\n', out); }
 
     R& get_ref() noexcept { return inner_; }
@@ -409,6 +491,11 @@ private:
 /// when the buffer is full or on flush() (Tokio's BufWriter). Call flush()
 /// before dropping it: a destructor cannot write.
 ///
+/// The buffered bytes are buf_[pos_, len_): each inner write that returns
+/// moves pos_ past what it sent at once, so a flush cancelled while it waits
+/// for the writer keeps its progress (issue 14: it used to send the whole
+/// buffer again).
+///
 ///   weft::io::buf_writer out(std::move(stream));
 ///   co_await out.write(weft::io::bytes("a"));
 ///   co_await out.write(weft::io::bytes("b"));
@@ -419,24 +506,29 @@ public:
     explicit buf_writer(W inner, std::size_t capacity = 8192)
         : inner_(std::move(inner)), buf_(std::make_unique<std::byte[]>(capacity)), cap_(capacity) {}
 
-    /// Buffers `in` (flushing first if it does not fit; writes larger than the
-    /// buffer go straight to the writer). Always takes all of `in` on success.
+    /// Buffers `in` (flushing first if it does not fit) and gives in.size().
+    /// A write at least as large as the buffer goes straight to the writer,
+    /// after the flush, in one write: like a stream's write it may take only
+    /// part of `in` and gives how much (io::write_all takes all of it).
+    ///
+    /// Cancel safety: cancel safe: a cancelled write took nothing of `in`;
+    /// buffered bytes its flush sent are gone from the buffer, the rest stay.
     task<result<std::size_t>> write(std::span<const std::byte> in) {
         if (len_ + in.size() > cap_) {
             result<void> f = co_await flush_buffer();
             if (!f) co_return f.error();
         }
-        if (in.size() >= cap_) {
-            result<void> r = co_await write_all(inner_, in);
-            if (!r) co_return r.error();
-            co_return in.size();
-        }
+        if (in.size() >= cap_) co_return co_await inner_.write(in);
         std::memcpy(buf_.get() + len_, in.data(), in.size());
         len_ += in.size();
         co_return in.size();
     }
 
     /// Writes out what is buffered, then flushes the writer if it can.
+    ///
+    /// Cancel safety: cancel safe: the bytes sent before the cancel are gone
+    /// from the buffer (buffered() counts the rest); the next flush sends
+    /// the rest, nothing twice.
     task<result<void>> flush() {
         result<void> r = co_await flush_buffer();
         if (!r) co_return r;
@@ -445,19 +537,26 @@ public:
     }
 
     W& get_ref() noexcept { return inner_; }
-    std::size_t buffered() const noexcept { return len_; }
+    /// Bytes written to the buffer and not yet sent.
+    std::size_t buffered() const noexcept { return len_ - pos_; }
 
 private:
     task<result<void>> flush_buffer() {
-        if (len_ == 0) co_return result<void>{};
-        result<void> r = co_await write_all(inner_, std::span<const std::byte>(buf_.get(), len_));
-        if (r) len_ = 0;
-        co_return r;
+        while (pos_ < len_) {
+            result<std::size_t> n =
+                co_await inner_.write(std::span<const std::byte>(buf_.get() + pos_, len_ - pos_));
+            if (!n) co_return n.error();
+            if (*n == 0) co_return make_error_code(error::write_zero);
+            pos_ += *n; // before the next suspension point: a cancel keeps it
+        }
+        pos_ = len_ = 0;
+        co_return result<void>{};
     }
     W inner_;
     std::unique_ptr<std::byte[]> buf_;
     std::size_t cap_;
-    std::size_t len_ = 0;
+    std::size_t pos_ = 0; // first byte not yet sent
+    std::size_t len_ = 0; // end of the buffered bytes
 };
 
 } // namespace weft::io

@@ -11,9 +11,11 @@
 //
 // Timers live in the runtime's timing wheel (src/time_driver.hpp): 1 ms
 // resolution, deadlines rounded up (a sleep never ends early; it may end up
-// to a millisecond late, as in Tokio). A pending sleep costs no allocation;
-// dropping it (abort, a destroyed frame) withdraws it in O(1). Sleeping
-// outside a runtime throws weft::runtime_error.
+// to a millisecond late, as in Tokio). That holds for any deadline, up to
+// instant(clock_time::max()): the wheel spans about 2.2 years and puts a
+// later deadline back each time its top-level slot comes round. A pending sleep costs no
+// allocation; dropping it (abort, a destroyed frame) withdraws it in O(1). Sleeping outside a
+// runtime throws weft::runtime_error.
 //
 // Test clock (Tokio's test-util), for current_thread runtimes:
 //
@@ -36,6 +38,7 @@
 #include <compare>
 #include <coroutine>
 #include <cstddef>
+#include <ratio>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -94,6 +97,27 @@ private:
 
 namespace detail {
 
+/// `from + d`, saturated at the largest instant: sleep(d) and timeout(d, ...)
+/// with a d too large for the clock (years(1000), duration::max()) mean
+/// "never", not a deadline that wrapped into the past (as Tokio's
+/// far_future). Integer compares only: a sleep's cost stays as it was.
+template <class Rep, class Period>
+instant saturating_add(instant from, std::chrono::duration<Rep, Period> d) noexcept {
+    using clock_duration = instant::clock_time::duration;
+    using given = std::chrono::duration<Rep, Period>;
+    if (d <= given::zero()) return from + d;
+    if constexpr (!std::ratio_less_v<Period, clock_duration::period>) {
+        // d's unit is at least the clock's: the clock's largest duration in
+        // d's unit truncates, it cannot overflow.
+        if (d >= std::chrono::duration_cast<given>(clock_duration::max()))
+            return instant(instant::clock_time::max());
+    }
+    auto step = std::chrono::duration_cast<clock_duration>(d);
+    if (step >= instant::clock_time::max() - from.time_point())
+        return instant(instant::clock_time::max());
+    return instant(from.time_point() + step);
+}
+
 /// The awaitable of sleep / sleep_until. Owns its timer entry.
 class sleep_awaiter : public weft::detail::awaitable_tag {
 public:
@@ -139,14 +163,15 @@ inline detail::sleep_awaiter sleep_until(instant deadline) noexcept {
     return detail::sleep_awaiter(deadline);
 }
 
-/// Awaitable that completes after `d` (from the moment sleep is called).
+/// Awaitable that completes after `d` (from the moment sleep is called). A
+/// `d` past the end of the clock waits until clock_time::max().
 ///
 ///   co_await weft::time::sleep(std::chrono::milliseconds(100));
 ///
 /// Cancel safety (`time::sleep`): cancel safe. Its timer is withdrawn.
 template <class Rep, class Period>
 detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
-    return detail::sleep_awaiter(instant::now() + d);
+    return detail::sleep_awaiter(detail::saturating_add(instant::now(), d));
 }
 
 /// What interval::tick() does after ticks were missed (the task was busy
@@ -395,13 +420,13 @@ auto timeout_at(instant deadline, A&& work) {
     return detail::timeout_awaiter<T>(deadline, std::move(t));
 }
 
-/// timeout_at(now + d, work).
+/// timeout_at(now + d, work) (saturated, as sleep(d)).
 ///
 /// Cancel safety (`time::timeout`): cancel safe. The work is cancelled in its own class (timeout_at
 /// alike).
 template <class Rep, class Period, class A>
 auto timeout(std::chrono::duration<Rep, Period> d, A&& work) {
-    return timeout_at(instant::now() + d, std::forward<A>(work));
+    return timeout_at(detail::saturating_add(instant::now(), d), std::forward<A>(work));
 }
 
 /// Freezes the clock of the current runtime (a current_thread one). Throws

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <numeric>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -371,4 +372,164 @@ TEST(Mpsc, DroppedReceiverDestroysBufferedValues) {
         EXPECT_EQ(c.alive(), 0);
     }
     EXPECT_EQ(c.alive(), 0);
+}
+
+// --- issue 14, bug 3: an aborted send delivers nothing ------------------------
+
+namespace {
+
+// A sender task whose send is the last thing it does: it reports success
+// only if its value went in, and has no later suspension point for an abort
+// to land at after the send completed.
+weft::task<bool> send_one(mpsc::sender<weft_test::counted> tx, weft_test::counter* c, int v) {
+    auto r = co_await tx.send(weft_test::counted(*c, v));
+    co_return r.has_value();
+}
+
+} // namespace
+
+// Capacity 1, full; A waits in send(1), B behind it in send(2); A is aborted,
+// then the receiver frees the slot before A's task has run again. The slot
+// must go to B: A's value dies with its awaiter (it was never received), as
+// in Tokio, where the value of an aborted send is dropped with its future.
+// Before the fix the receiver moved A's value into the buffer on its way out.
+TEST_P(MpscFlavors, AbortedWaitingSenderDeliversNothingAndItsSlotGoesToTheNext) {
+    // One thread runs the tasks, so "spawn, then yield" queues each sender in turn.
+    weft::runtime rt = multi() ? weft::runtime::multi_thread().worker_threads(1).build()
+                               : weft::runtime::current_thread().build();
+    weft_test::counter c;
+    rt.block_on([&c]() -> weft::task<> {
+        auto ctl = weft::spawn([&c]() -> weft::task<> {
+            auto [tx, rx] = mpsc::channel<weft_test::counted>(1);
+            EXPECT_TRUE(tx.try_send(weft_test::counted(c, 0)));
+            auto a = weft::spawn(send_one, tx, &c, 1);
+            co_await weft::yield_now(); // A waits
+            auto b = weft::spawn(send_one, tx, &c, 2);
+            co_await weft::yield_now(); // B waits behind it
+            a.abort();                  // requested; A has not run since
+            auto first = co_await rx.recv();
+            CO_ASSERT(first);
+            EXPECT_EQ(first->value(), 0);
+            auto second = co_await rx.recv();
+            CO_ASSERT(second);
+            EXPECT_EQ(second->value(), 2) << "the aborted sender's value was delivered";
+            auto ar = co_await a;
+            EXPECT_TRUE(!ar.has_value() && ar.error().is_cancelled());
+            auto br = co_await b;
+            EXPECT_TRUE(br.has_value() && *br);
+            tx = mpsc::sender<weft_test::counted>{};
+            auto end = co_await rx.recv();
+            EXPECT_FALSE(end.has_value()) << "nothing else was sent";
+        });
+        (void)co_await ctl;
+    });
+    EXPECT_EQ(c.alive(), 0) << "A's value was destroyed, not leaked";
+}
+
+// The same through select: the send loses to a branch that finished first
+// (checked first: biased), after the receiver granted it the slot but before
+// the select ran again. The abandoned send must not deliver either.
+TEST_P(MpscFlavors, SendAbandonedBySelectDeliversNothing) {
+    weft::runtime rt = multi() ? weft::runtime::multi_thread().worker_threads(1).build()
+                               : weft::runtime::current_thread().build();
+    weft_test::counter c;
+    rt.block_on([&c]() -> weft::task<> {
+        auto ctl = weft::spawn([&c]() -> weft::task<> {
+            auto [tx, rx] = mpsc::channel<weft_test::counted>(1);
+            EXPECT_TRUE(tx.try_send(weft_test::counted(c, 0)));
+            weft::sync::notify go;
+            auto a = weft::spawn(
+                [](mpsc::sender<weft_test::counted> tx, weft_test::counter* c,
+                   weft::sync::notify* go) -> weft::task<std::size_t> {
+                    auto r = co_await weft::select(weft::biased, go->notified(),
+                                                   tx.send(weft_test::counted(*c, 1)));
+                    co_return r.index();
+                },
+                tx, &c, &go);
+            co_await weft::yield_now(); // A waits in both branches
+            auto b = weft::spawn(send_one, tx, &c, 2);
+            co_await weft::yield_now();      // B waits behind A's send
+            go.notify_one();                 // A's first branch is done...
+            auto first = co_await rx.recv(); // ...and its send is granted the slot
+            CO_ASSERT(first);
+            EXPECT_EQ(first->value(), 0);
+            auto ar = co_await a;
+            CO_ASSERT(ar.has_value());
+            EXPECT_EQ(*ar, 0u) << "the notify branch wins (biased)";
+            auto second = co_await rx.recv();
+            CO_ASSERT(second);
+            EXPECT_EQ(second->value(), 2) << "the abandoned send's value was delivered";
+            auto br = co_await b;
+            EXPECT_TRUE(br.has_value() && *br);
+        });
+        (void)co_await ctl;
+    });
+    EXPECT_EQ(c.alive(), 0);
+}
+
+// Randomized: many senders, each aborted or not at a random moment (before
+// it runs, while it waits, after it sent), while the receiver takes values
+// in between, right after an abort too (the moment of the bug: a slot freed
+// between the abort and the aborted task's next poll). Every value is
+// received exactly once or destroyed unsent; a sender that reported success
+// had its value received; one that reported cancelled did not.
+TEST_P(MpscFlavors, SeededAbortsOfWaitingSendersNeverDeliverAndNeverLose) {
+    WEFT_SEEDED_RNG(seed, rng);
+    weft::runtime rt = make_runtime();
+    weft_test::counter c;
+    const int rounds = weft_test::scaled(20, 4);
+    for (int round = 0; round < rounds; ++round) {
+        const std::size_t cap = 1 + rng() % 3;
+        constexpr int n = 60;
+        std::uint64_t round_seed = rng();
+        rt.block_on([&c, cap, round_seed]() -> weft::task<> {
+            std::mt19937_64 r(round_seed);
+            auto [tx, rx] = mpsc::channel<weft_test::counted>(cap);
+            std::vector<int> got;
+            std::vector<weft::join_handle<bool>> hs;
+            // Aborts aim near the oldest unfinished sender, the likeliest to
+            // be first in the queue (the one a freed slot goes to).
+            std::size_t lo = 0;
+            auto abort_one = [&] {
+                while (lo < hs.size() && hs[lo].is_finished())
+                    ++lo;
+                std::size_t i = r() % 4 == 0 ? r() % hs.size() : lo + r() % 3;
+                if (i < hs.size()) hs[i].abort();
+            };
+            auto step = [&]() -> weft::task<> {
+                if (r() % 2 == 0) abort_one();
+                if (r() % 2 == 0) {
+                    if (auto v = rx.try_recv()) got.push_back(v->value());
+                }
+                if (r() % 2 == 0) co_await weft::yield_now();
+            };
+            for (int i = 0; i < n; ++i) {
+                hs.push_back(weft::spawn(send_one, tx, &c, i));
+                co_await step();
+            }
+            tx = mpsc::sender<weft_test::counted>{};
+            for (int k = 0; k < 2 * n; ++k)
+                co_await step();
+            while (auto v = co_await rx.recv()) // until every sender is gone
+                got.push_back(v->value());
+            std::vector<int> times(static_cast<std::size_t>(n));
+            for (int v : got) {
+                CO_ASSERT(v >= 0 && v < n);
+                ++times[static_cast<std::size_t>(v)];
+            }
+            for (int i = 0; i < n; ++i) {
+                auto k = static_cast<std::size_t>(i);
+                auto res = co_await hs[k];
+                if (res.has_value()) {
+                    EXPECT_TRUE(*res) << "the receiver is open: a send cannot fail";
+                    EXPECT_EQ(times[k], 1) << "sender " << i << " reported success";
+                } else {
+                    EXPECT_TRUE(res.error().is_cancelled());
+                    EXPECT_EQ(times[k], 0) << "sender " << i << " reported cancelled";
+                }
+            }
+        });
+        EXPECT_EQ(c.alive(), 0) << "every value received or destroyed";
+        if (::testing::Test::HasFailure()) break;
+    }
 }

@@ -75,6 +75,55 @@ TEST(TimerWheel, RemoveIsImmediateAndLeavesTheRestAlone) {
         EXPECT_EQ(entries[i].st == weft::detail::timer_entry::state::fired, i % 2 == 1) << i;
 }
 
+// Issue 14, bug 4: the wheel spans 2^36 ms (about 2.2 years); a later
+// deadline was clamped to that and fired years early. Now the top level
+// holds it and puts it back each time its slot comes round.
+TEST(TimerWheel, DeadlinesBeyondTheWheelsReachAreReinsertedNotFiredEarly) {
+    using weft::detail::timer_entry;
+    weft::detail::timer_wheel wheel;
+    std::vector<weft::detail::waker> out;
+    constexpr std::uint64_t reach = weft::detail::timer_wheel::max_ticks;
+    // Start on a top-level slot boundary: a far entry whose slot is the
+    // current one must be due a rotation later, not now (and not spin).
+    const std::uint64_t start = std::uint64_t{1} << 36;
+    wheel.advance_to(start, out);
+    ASSERT_EQ(wheel.elapsed(), start);
+    const std::uint64_t year_ms = 365ull * 24 * 3600 * 1000;
+    std::vector<std::uint64_t> whens = {
+        start + reach,                        // the last tick the wheel reaches
+        start + reach + 1,                    // one past it
+        start + (std::uint64_t{1} << 36) + 5, // same top-level slot as `start`
+        start + 10 * year_ms,                 // 10 years
+        start + 100 * year_ms,                // 100 years
+        std::uint64_t{1} << 43,               // about the end of a nanosecond clock
+    };
+    std::vector<timer_entry> entries(whens.size());
+    for (std::size_t i = 0; i < whens.size(); ++i) {
+        entries[i].when = whens[i];
+        entries[i].st = timer_entry::state::registered;
+        wheel.insert(&entries[i]);
+    }
+    std::uint64_t now = start;
+    int steps = 0;
+    while (wheel.size() > 0) {
+        auto next = wheel.next_expiration();
+        ASSERT_TRUE(next.has_value());
+        ASSERT_GT(*next, now) << "the wheel must make progress";
+        now = *next;
+        wheel.advance_to(now, out);
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            EXPECT_EQ(entries[i].when, whens[i]) << "a deadline must not be changed";
+            if (entries[i].st == timer_entry::state::fired)
+                ASSERT_LE(entries[i].when, now) << "entry " << i << " fired early";
+            else
+                ASSERT_GT(entries[i].when, now) << "entry " << i << " is due but did not fire";
+        }
+        ASSERT_LT(++steps, 100'000);
+    }
+    EXPECT_EQ(out.size(), entries.size());
+    EXPECT_EQ(now, std::uint64_t{1} << 43) << "the last one fired at its deadline";
+}
+
 // --- sleep ------------------------------------------------------------------------
 
 class TimeFlavors : public weft_test::RuntimeTest {};
@@ -195,6 +244,53 @@ TEST(TestClock, PausedClockJumpsToTheNextTimerWhenIdle) {
     // No real hour passed (this is a semantic bound, not a timing threshold:
     // the test would take 25 hours otherwise).
     EXPECT_LT(std::chrono::steady_clock::now() - real0, 1h);
+}
+
+// Issue 14, bug 4, through the runtime: deadlines years ahead, up to the
+// largest instant, complete at or after their deadline on a paused clock.
+// (current_thread only: the multi-thread runtime refuses the paused clock,
+// decision 0009; the wheel test above covers the shared wheel.)
+TEST(TestClock, FarDeadlinesCompleteAtOrAfterThem) {
+    using years = std::chrono::duration<std::int64_t, std::ratio<31'556'952>>;
+    weft::runtime rt = paused_runtime();
+    rt.block_on([]() -> weft::task<> {
+        for (auto d : {years(10), years(100)}) {
+            instant deadline = instant::now() + d;
+            co_await weft::time::sleep_until(deadline);
+            EXPECT_GE(instant::now(), deadline);
+            EXPECT_LT(instant::now() - deadline, std::chrono::nanoseconds(1ms)); // rounded up
+        }
+        // A timeout's entry (it interrupts instead of waking) too.
+        weft::sync::notify never;
+        instant t0 = instant::now();
+        auto r = co_await weft::time::timeout(years(10), never.notified());
+        EXPECT_TRUE(r.is_elapsed());
+        EXPECT_GE(instant::now(), t0 + years(10));
+        // The largest instant: the clock ends up exactly there.
+        instant last(instant::clock_time::max());
+        co_await weft::time::sleep_until(last);
+        EXPECT_EQ(instant::now(), last);
+    });
+}
+
+// sleep(d) and timeout(d, ...) with a d past the end of the clock saturate
+// at the largest instant instead of overflowing into the past.
+TEST(TestClock, SleepLongerThanTheClockWaitsUntilItsEnd) {
+    weft::runtime rt = paused_runtime();
+    rt.block_on([]() -> weft::task<> {
+        weft::sync::notify never;
+        auto r = co_await weft::time::timeout(std::chrono::hours::max(), never.notified());
+        EXPECT_TRUE(r.is_elapsed());
+        EXPECT_EQ(instant::now(), instant(instant::clock_time::max()));
+    });
+    weft::runtime rt2 = paused_runtime();
+    rt2.block_on([]() -> weft::task<> {
+        instant t0 = instant::now();
+        co_await weft::time::sleep(
+            std::chrono::duration<std::int64_t, std::ratio<31'556'952>>(1000));
+        EXPECT_EQ(instant::now(), instant(instant::clock_time::max()));
+        EXPECT_GT(instant::now(), t0);
+    });
 }
 
 TEST(TestClock, AdvanceFiresWhatBecameDue) {

@@ -35,18 +35,28 @@
 // Waking: whoever makes progress possible takes the waker out under the lock
 // and wakes after unlocking. A send that finds the receiver parked takes its
 // waker (later sends do not wake it again until it parks again). When the
-// receiver frees a slot and a sender waits, the receiver hands the slot over
-// under the lock: a waiting send's value is moved straight from its awaiter
-// into the buffer (so the woken sender has nothing left to do), a waiting
-// reserve() gets the slot as a permit.
+// receiver frees a slot and a sender waits, the receiver grants the slot
+// under the lock (counted in `reserved`) and wakes the first waiting send or
+// reserve(). A woken send moves its value into the buffer itself, when it
+// resumes; a woken reserve() turns the slot into a permit.
 //
-// Cancellation (DESIGN.md): every awaiter's destructor withdraws under the
-// lock. A send awaiter destroyed while waiting is unlinked and its value dies
-// with it (never enqueued); one destroyed after its value was moved into the
-// buffer has sent (not duplicated). A reserve awaiter destroyed after it was
-// granted a slot gives the slot to the next waiting sender. A recv takes a
-// message only in await_ready/await_resume, never between suspension and
-// resumption, so a cancelled recv leaves every message in the buffer.
+// Cancellation (DESIGN.md): nothing of a send takes effect unless the
+// sending task resumes from it, so an abort (or a timeout/select that
+// abandons the send) requested before the send completed drops the value:
+// it is never received. That is why a granted slot is not filled by the
+// receiver: the value would be sent although its task was aborted between
+// the grant and its next poll (issue 14). Every awaiter's destructor
+// withdraws under the lock: one destroyed while waiting is unlinked and its
+// value dies with it; one destroyed after it was granted a slot (woken but
+// not resumed, or granted at once and then suspended to yield its budget)
+// gives the slot to the next waiting sender, and its value dies with it. A
+// recv takes a message only in await_ready/await_resume, never between
+// suspension and resumption, so a cancelled recv leaves every message in the
+// buffer.
+//
+// Cost: a sender that had to wait takes the lock once more when it resumes
+// (to move its value in); the receiver may find the granted slot still
+// empty and park until the sender has run.
 #pragma once
 
 #include <atomic>
@@ -118,9 +128,9 @@ namespace detail {
 
 struct adopt_t {};
 
-/// A waiting send or reserve; lives in the awaiter.
+/// A waiting send or reserve; lives in the awaiter. `granted`: a slot is
+/// reserved for it (counted in chan::reserved) but its task has not resumed.
 struct send_waiter : weft::sync::detail::wait_node {
-    void* value = nullptr; // T* of a waiting send; nullptr for reserve
     enum class state : unsigned char { idle, waiting, sent, granted, closed } st = state::idle;
 };
 
@@ -200,20 +210,27 @@ struct chan {
         return v;
     }
 
-    // mu held. A slot was freed: hand it to the first waiting sender, if
-    // any. Returns the waker to wake after unlocking.
-    waker refill() {
+    // mu held. A slot was freed: grant it to the first waiting sender, if
+    // any (a send moves its value in when it resumes; see the file comment
+    // for why not here). Returns the waker to wake after unlocking.
+    waker refill() noexcept {
         if (senders_waiting.empty() || len + reserved >= bound) return {};
         auto* w = static_cast<send_waiter*>(senders_waiting.head);
-        if (w->value != nullptr) {
-            push(std::move(*static_cast<T*>(w->value))); // may throw: w stays queued
-            w->st = send_waiter::state::sent;
-        } else {
-            ++reserved;
-            w->st = send_waiter::state::granted;
-        }
+        ++reserved;
+        w->st = send_waiter::state::granted;
         senders_waiting.unlink(w);
         return std::move(w->waker);
+    }
+
+    // mu held. A granted slot that will not be used (an unused permit, a
+    // cancelled send or reserve) goes to the next waiting sender; if none
+    // and the receiver waits for the last reserved slot of a closed
+    // channel, the receiver is woken.
+    waker release_slot() noexcept {
+        --reserved;
+        waker w = refill();
+        if (!w && finished()) w = std::move(rx_waker); // close() + last permit
+        return w;
     }
 
     // mu held. The receiver closed: fail every waiting sender.
@@ -283,12 +300,26 @@ struct chan {
         waker w;
         {
             std::lock_guard lk(mu);
-            --reserved;
+            w = release_slot();
+        }
+        std::move(w).wake();
+    }
+    // A granted send resumed: its value takes the slot. On bad_alloc (the
+    // ring grows) the slot is passed on and the exception propagates.
+    void granted_send(T&& v) {
+        waker w;
+        {
+            std::unique_lock lk(mu);
             try {
-                w = refill();
+                push(std::move(v));
             } catch (...) {
+                w = release_slot();
+                lk.unlock();
+                std::move(w).wake();
+                throw;
             }
-            if (!w && finished()) w = std::move(rx_waker); // close() + last permit
+            --reserved;
+            w = std::move(rx_waker);
         }
         std::move(w).wake();
     }
@@ -442,11 +473,25 @@ public:
             : c_(o.c_), value_(std::move(o.value_)) {}
         send_awaiter& operator=(send_awaiter&&) = delete;
         ~send_awaiter() {
-            if (!registered_) return; // never queued, or resumed
-            // node_ is read under the lock: a receiver may be handing it a slot.
-            std::lock_guard lk(c_->mu);
-            if (node_.linked) c_->senders_waiting.unlink(&node_); // withdrawn: value dies here
-            node_.waker.reset(); // if `sent`, the value is in the buffer: not lost
+            // Destroyed before it resumed (aborted, or abandoned by a timeout
+            // or select): nothing is sent, the value dies here, and a slot
+            // granted to it goes to the next waiting sender.
+            if (!registered_) {
+                // Granted at once, then destroyed during the forced yield.
+                if (node_.st == st::granted) c_->permit_release();
+                return;
+            }
+            waker pass;
+            {
+                // node_ is read under the lock: a receiver may be granting it a slot.
+                std::lock_guard lk(c_->mu);
+                if (node_.linked)
+                    c_->senders_waiting.unlink(&node_);
+                else if (node_.st == st::granted)
+                    pass = c_->release_slot();
+                node_.waker.reset();
+            }
+            std::move(pass).wake();
         }
 
         bool await_ready() {
@@ -460,6 +505,15 @@ public:
                 if (c_->rx_closed) {
                     node_.st = st::closed;
                 } else if (c_->has_room()) {
+                    if (!weft::detail::coop_proceed()) {
+                        // The budget is spent (or the task was aborted while
+                        // running): keep the slot, yield, and send only if
+                        // the task resumes here.
+                        ++c_->reserved;
+                        node_.st = st::granted;
+                        yield_ = true;
+                        return false;
+                    }
                     c_->push(std::move(value_));
                     node_.st = st::sent;
                     w = std::move(c_->rx_waker);
@@ -468,9 +522,7 @@ public:
                 }
             }
             std::move(w).wake();
-            if (weft::detail::coop_proceed()) return true;
-            yield_ = true; // done, but the budget is spent: let others run first
-            return false;
+            return true;
         }
         bool await_suspend(std::coroutine_handle<> h) {
             if (yield_) {
@@ -489,7 +541,6 @@ public:
                     node_.st = st::sent;
                     w = std::move(c_->rx_waker);
                 } else {
-                    node_.value = std::addressof(value_);
                     node_.waker = weft::detail::suspend_waker(h);
                     node_.st = st::waiting;
                     c_->senders_waiting.push_back(&node_);
@@ -506,6 +557,13 @@ public:
             registered_ = false;
             st s = std::exchange(node_.st, st::idle);
             if (s == st::sent) return {};
+            if (s == st::granted) {
+                // The task resumed: only now does the value enter the
+                // buffer (even if the receiver closed meanwhile, as a permit
+                // granted before the close still sends).
+                c_->granted_send(std::move(value_));
+                return {};
+            }
             return send_result<T>(unexpect, send_error<T>{std::move(value_)});
         }
 
@@ -521,8 +579,11 @@ public:
 
     /// Sends `v`, waiting while the channel is full. Gives success, or
     /// send_error<T> holding `v` when the receiver is dropped or closed.
-    /// Cancel-safe: if the awaiting task is aborted before `v` entered the
-    /// buffer, `v` is destroyed with the awaiter and nothing is sent.
+    /// Cancel safe: if the send is cancelled (its task aborted, or a timeout
+    /// or select abandons it) before it completed, `v` is destroyed with the
+    /// awaiter and never received, even if a slot had been granted to it
+    /// meanwhile: that slot goes to the next waiting sender. Only the queue
+    /// position is lost. A send that completed reports success to its task.
     ///
     ///   auto r = co_await tx.send(42);
     ///   if (!r) std::printf("not sent: %d\n", r.error().value);
@@ -548,15 +609,10 @@ public:
             waker pass;
             {
                 std::lock_guard lk(c_->mu);
-                if (node_.linked) {
+                if (node_.linked)
                     c_->senders_waiting.unlink(&node_);
-                } else if (node_.st == st::granted) {
-                    --c_->reserved;
-                    try {
-                        pass = c_->refill();
-                    } catch (...) {
-                    }
-                }
+                else if (node_.st == st::granted)
+                    pass = c_->release_slot();
                 node_.waker.reset();
             }
             std::move(pass).wake();
@@ -597,7 +653,6 @@ public:
                 node_.st = st::granted;
                 return false;
             }
-            node_.value = nullptr;
             node_.waker = weft::detail::suspend_waker(h);
             node_.st = st::waiting;
             c_->senders_waiting.push_back(&node_);
@@ -621,8 +676,9 @@ public:
     };
 
     /// Waits for a free slot and reserves it: gives a permit, or nullopt when
-    /// the receiver is dropped or closed. Cancel-safe: a slot granted to a
-    /// cancelled reserve goes to the next waiting sender.
+    /// the receiver is dropped or closed. Cancel safe: a reserve cancelled
+    /// before it resumed gives no permit, and a slot granted to it meanwhile
+    /// goes to the next waiting sender. Only the queue position is lost.
     ///
     ///   auto p = co_await tx.reserve();
     ///   if (!p) co_return;                 // closed
