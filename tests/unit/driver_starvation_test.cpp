@@ -48,10 +48,19 @@ weft::task<bool> spin_until(const std::atomic<bool>* stop, spin_kind kind) {
     co_return stop->load();
 }
 
+/// Spins in a task pinned to its thread (spawn_local: a worker's pinned
+/// queue on the multi-thread runtime, a plain spawn on the current-thread one).
+weft::task<bool> spin_pinned(const std::atomic<bool>* stop, spin_kind kind) {
+    auto h = weft::spawn_local(spin_until, stop, kind);
+    weft::result<bool> r = co_await h;
+    co_return r.has_value() && *r;
+}
+
 /// Who spins.
 enum class spinner {
     root,      // the block_on task itself
     spawned,   // spawned tasks, one per worker, while the root waits
+    pinned,    // spawn_local tasks, one per worker, while the root waits
     local_set, // a task of a local_set driven by the root
 };
 
@@ -68,6 +77,8 @@ const char* name(spinner s) {
         return "root spins";
     case spinner::spawned:
         return "spawned tasks spin";
+    case spinner::pinned:
+        return "spawn_local tasks spin";
     case spinner::local_set:
         return "a local_set task spins";
     }
@@ -126,9 +137,9 @@ weft::task<bool> scenario(spinner who, spin_kind kind, wake_source src, std::siz
                                          ? weft::spawn(sleep_one_ms, &st)
                                          : weft::spawn(read_one, std::move(pair->second), &st);
     std::vector<weft::join_handle<bool>> spinners;
-    if (who == spinner::spawned) {
-        for (std::size_t i = 0; i < workers; ++i)
-            spinners.push_back(weft::spawn(spin_until, &st.woke, kind));
+    for (std::size_t i = 0; i < workers; ++i) {
+        if (who == spinner::spawned) spinners.push_back(weft::spawn(spin_until, &st.woke, kind));
+        if (who == spinner::pinned) spinners.push_back(weft::spawn(spin_pinned, &st.woke, kind));
     }
     // The byte is written once the reader is blocked (or about to: a byte
     // that beats its read makes the test pass without testing anything,
@@ -147,6 +158,7 @@ weft::task<bool> scenario(spinner who, spin_kind kind, wake_source src, std::siz
         woke_while_spinning = co_await spin_until(&st.woke, kind);
         break;
     case spinner::spawned:
+    case spinner::pinned:
         woke_while_spinning = true;
         for (auto& h : spinners) {
             weft::result<bool> r = co_await h;
@@ -192,6 +204,10 @@ TEST_P(DriverStarvation, RootThatNeverWaitsLetsSocketsAndTimersWake) {
 
 TEST_P(DriverStarvation, SpawnedTasksThatNeverWaitLetSocketsAndTimersWake) {
     run_all(GetParam(), spinner::spawned);
+}
+
+TEST_P(DriverStarvation, SpawnLocalTasksThatNeverWaitLetSocketsAndTimersWake) {
+    run_all(GetParam(), spinner::pinned);
 }
 
 TEST_P(DriverStarvation, LocalSetTaskThatNeverWaitsLetsSocketsAndTimersWake) {
