@@ -158,6 +158,7 @@ protected:
             }
             // The round's writes go out together, before the next round, an
             // I/O poll or a park (decision 0033); their tasks are queued again.
+            bool more = !local_.empty() || !inject_.empty() || drv.ready();
             if (batch_ && batch_->pending() && batch_->flush() != 0) offer_core();
             time_.fire_due();
             bool yielded = drv.yielded() || !deferred_.empty();
@@ -166,9 +167,9 @@ protected:
             // busy the thread is. A drained queue parks in epoll_wait instead
             // (below, next round), which returns at once if events are
             // pending: one system call, not two. No system call while no
-            // socket is registered.
-            if (yielded || (since_io >= cfg_.event_interval &&
-                            (!local_.empty() || !inject_.empty() || drv.ready()))) {
+            // socket is registered. (Writers the flush just woke do not
+            // count: their round is next.)
+            if (yielded || (more && since_io >= cfg_.event_interval)) {
                 if (io_->registered() != 0) io_->poll(0);
                 since_io = 0;
                 release_deferred(drv);
