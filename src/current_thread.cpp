@@ -131,7 +131,7 @@ protected:
         }
         this_thread_context().worker = this;
         this_thread_context().batch = batch_.get();
-        drv.defer_on = this;
+        drv.defer_on.store(this, std::memory_order_relaxed);
         std::uint64_t& forced = forced_yields_counter();
         std::uint64_t forced_before = forced;
         std::uint32_t tick = 0;
@@ -196,7 +196,7 @@ protected:
         // Tasks that yielded in the last round run at the next block_on, like
         // every task still queued.
         release_deferred(drv);
-        drv.defer_on = nullptr;
+        drv.defer_on.store(nullptr, std::memory_order_relaxed);
         polls_.fetch_add(polls, std::memory_order_relaxed);
         forced_yields_.fetch_add(forced - forced_before, std::memory_order_relaxed);
     }

@@ -47,9 +47,10 @@ public:
     void schedule(task_header*, bool is_yield) noexcept override {
         // this_thread_context().yielded: the root suspended in a yield (not
         // merely woken during its poll, which also comes here as a yield).
-        if (is_yield && defer_on != nullptr) {
+        if (is_yield) {
             const thread_context& ctx = this_thread_context();
-            if (ctx.worker == defer_on && ctx.yielded) {
+            if (ctx.yielded && ctx.worker != nullptr &&
+                ctx.worker == defer_on.load(std::memory_order_relaxed)) {
                 yielded_ = true;
                 return;
             }
@@ -85,8 +86,9 @@ public:
 
     root_driver* next = nullptr; // in runtime_base's list of active roots
     task_header* root = nullptr;
-    /// The driving thread's context `worker` whose yields are deferred, or null.
-    void* defer_on = nullptr;
+    /// The driving thread's context `worker` whose yields are deferred, or
+    /// null. Atomic: a dump on another thread may reschedule the root.
+    std::atomic<void*> defer_on{nullptr};
 
 private:
     parker& parker_;
