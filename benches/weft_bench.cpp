@@ -706,10 +706,13 @@ void serve_tcp(std::uint16_t port, flavor fl, weft::task<> (*handler)(weft::net:
                weft::task<> (*handler)(weft::net::tcp_stream)) -> weft::task<> {
                 for (;;) {
                     auto conn = co_await l.accept();
-                    if (conn)
+                    if (conn) {
                         weft::spawn(handler, std::move(conn->first));
-                    else
+                    } else {
+                        // Out of descriptors: back off instead of spinning.
                         std::fprintf(stderr, "accept failed: %s\n", conn.message().c_str());
+                        co_await weft::time::sleep(std::chrono::milliseconds(100));
+                    }
                 }
             },
             std::move(listener), handler);

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -56,7 +57,10 @@ weft::task<> accept_loop(weft::net::tcp_listener& listener, weft::cancellation_t
     for (;;) {
         auto conn = co_await listener.accept();
         if (!conn) {
+            // Out of descriptors (EMFILE) or memory: retrying at once would
+            // fail again and spin; back off a little, as servers do.
             std::fprintf(stderr, "accept: %s\n", conn.message().c_str());
+            co_await weft::time::sleep(std::chrono::milliseconds(100));
             continue;
         }
         connections.push_back(weft::spawn(serve, std::move(conn->first), stop.child_token()));

@@ -11,6 +11,7 @@
 // use a parser; this shows the I/O pattern: a buffered reader per connection,
 // one write per response.
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -52,7 +53,14 @@ weft::task<> serve(tcp_stream s) {
 weft::task<> accept_loop(weft::net::tcp_listener listener) {
     for (;;) {
         auto conn = co_await listener.accept();
-        if (conn) weft::spawn(serve, std::move(conn->first));
+        if (!conn) {
+            // Out of descriptors (EMFILE) or memory: retrying at once would
+            // fail again and spin; back off a little, as servers do.
+            std::fprintf(stderr, "accept: %s\n", conn.message().c_str());
+            co_await weft::time::sleep(std::chrono::milliseconds(100));
+            continue;
+        }
+        weft::spawn(serve, std::move(conn->first));
     }
 }
 

@@ -8,9 +8,19 @@
 // The driver loop (run_block_on): poll the root when it is ready; otherwise
 // run up to event_interval tasks, taking from the inject queue first every
 // global_queue_interval ticks (so remote wake-ups are not starved by a busy
-// local queue); poll the reactor without blocking after a batch; park in
-// the reactor's epoll_wait (timer deadline as its timeout) when there is
-// nothing to do (decision 0020).
+// local queue); park in the reactor's epoll_wait (timer deadline as its
+// timeout) when there is nothing to do (decision 0020).
+//
+// No task can starve the drivers (issue 14, decision 0037). Timers fire
+// after every round. The reactor is polled without blocking once
+// event_interval ticks (root polls and task polls) have passed since the
+// last park or poll, whatever keeps the thread busy: a full local queue,
+// remote wake-ups, or a root that is always ready. And a task that yields
+// (yield_now, or a spent cooperative budget), root or spawned, waits in
+// `deferred_` until the end of the round and the driver poll that follows
+// it, as in Tokio (its `defer` list): a task looping on yield_now lets I/O
+// in on every lap, and one that waits for a socket in a loop of yields is
+// woken as soon as the bytes arrive.
 //
 // Write batching (decisions 0033, 0036): the round's socket writes go out in one
 // io_uring_enter after the round. The peers they wake are queued behind
@@ -47,10 +57,16 @@ public:
     }
     ~current_thread_runtime() override { shutdown(std::chrono::nanoseconds(-1)); }
 
-    void schedule(task_header* t, bool) noexcept override {
+    void schedule(task_header* t, bool is_yield) noexcept override {
         thread_context& ctx = this_thread_context();
         if (ctx.rt == this && ctx.worker == this) {
-            local_.push(t);
+            // ctx.yielded: the task suspended in a yield; one merely woken
+            // during its own poll also comes as is_yield, and is not deferred.
+            if (is_yield && ctx.yielded) {
+                deferred_.push(t);
+            } else {
+                local_.push(t);
+            }
             return;
         }
         if (!inject_.push(t)) {
@@ -77,7 +93,7 @@ public:
             do {
                 drain();
                 abort_all_registered();
-            } while (!local_.empty() || !inject_.empty());
+            } while (!local_.empty() || !inject_.empty() || !deferred_.empty());
         }
         shutdown_blocking(started, timeout);
     }
@@ -115,14 +131,18 @@ protected:
         }
         this_thread_context().worker = this;
         this_thread_context().batch = batch_.get();
+        drv.defer_on.store(this, std::memory_order_relaxed);
         std::uint64_t& forced = forced_yields_counter();
         std::uint64_t forced_before = forced;
         std::uint32_t tick = 0;
         std::uint64_t polls = 0;
+        // Root and task polls since the reactor was last polled (or parked in).
+        std::uint32_t since_io = 0;
         for (;;) {
             if (drv.take_ready()) {
                 poll_task(drv.root);
                 if (task_is_finished(drv.root)) break;
+                ++since_io;
             }
             bool ran = false;
             // As in Tokio: between two polls of the root, up to event_interval tasks
@@ -134,18 +154,27 @@ protected:
                 poll_task(t);
                 ran = true;
                 ++polls;
+                ++since_io;
             }
             // The round's writes go out together, before the next round, an
             // I/O poll or a park (decision 0033); their tasks are queued again.
-            bool more = !local_.empty();
+            bool more = !local_.empty() || !inject_.empty() || drv.ready();
             if (batch_ && batch_->pending() && batch_->flush() != 0) offer_core();
             time_.fire_due();
-            // I/O events flow between batches of tasks too, when more tasks
-            // are queued (a drained queue parks in epoll_wait just below,
-            // which returns at once if events are pending: one system call,
-            // not two). No system call while no socket is registered.
-            // (Writers the flush just woke do not count: their round is next.)
-            if (ran && more && io_->registered() != 0) io_->poll(0);
+            bool yielded = drv.yielded() || !deferred_.empty();
+            // I/O events flow between rounds too: after a yield (Tokio's
+            // park_yield), and once event_interval ticks have passed however
+            // busy the thread is. A drained queue parks in epoll_wait instead
+            // (below, next round), which returns at once if events are
+            // pending: one system call, not two. No system call while no
+            // socket is registered. (Writers the flush just woke do not
+            // count: their round is next.)
+            if (yielded || (more && since_io >= cfg_.event_interval)) {
+                if (io_->registered() != 0) io_->poll(0);
+                since_io = 0;
+                release_deferred(drv);
+                continue;
+            }
             if (!ran && !drv.ready() && local_.empty() && inject_.empty()) {
                 // Nothing ready. A paused clock jumps to the next timer once
                 // no I/O event is pending either (Tokio's order); otherwise
@@ -160,9 +189,14 @@ protected:
                 drv.the_parker().park_driver(
                     *io_, timer_waiter && !time_.is_paused() ? deadline : std::nullopt);
                 if (timer_waiter) time_.stop_waiting();
+                since_io = 0;
                 if (cfg_.yield_core_after) on_core_since_ = std::chrono::steady_clock::now();
             }
         }
+        // Tasks that yielded in the last round run at the next block_on, like
+        // every task still queued.
+        release_deferred(drv);
+        drv.defer_on.store(nullptr, std::memory_order_relaxed);
         polls_.fetch_add(polls, std::memory_order_relaxed);
         forced_yields_.fetch_add(forced - forced_before, std::memory_order_relaxed);
     }
@@ -179,6 +213,14 @@ private:
         on_core_since_ = std::chrono::steady_clock::now();
     }
 
+    /// After a driver poll: the tasks (and the root) that yielded are ready,
+    /// behind those already queued.
+    void release_deferred(root_driver& drv) noexcept {
+        drv.release_yield();
+        while (task_header* t = deferred_.pop())
+            local_.push(t);
+    }
+
     task_header* next_task(std::uint32_t tick) noexcept {
         if (tick % cfg_.global_queue_interval == 0) {
             if (task_header* t = inject_.pop()) return t;
@@ -191,6 +233,8 @@ private:
         while (task_header* t = local_.pop())
             task_ref_dec(t);
         while (task_header* t = inject_.pop())
+            task_ref_dec(t);
+        while (task_header* t = deferred_.pop())
             task_ref_dec(t);
     }
 
@@ -236,6 +280,7 @@ private:
     };
     local_adapter spawner_{this};
     local_ring local_;
+    task_ring deferred_; // yielded in this round (driving thread only)
     inject_queue inject_;
     parker parker_;
     std::unique_ptr<send_batch> batch_; // null: writes are not batched

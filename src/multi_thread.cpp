@@ -22,6 +22,11 @@
 //   The one parked worker that waits for the next timer waits in the
 //   reactor's epoll_wait instead (decision 0020); busy workers poll the
 //   reactor without blocking every event_interval ticks.
+// - A task that yields (yield_now, or a spent cooperative budget) waits in
+//   its worker's `deferred` list until that worker next polls the drivers
+//   (Tokio's defer list, decision 0037): at maintenance, or at once when
+//   the worker has nothing else to run, without parking. So a task looping
+//   on yield_now lets I/O in on every lap. Deferred tasks are not stolen.
 //
 // - Write batching (decisions 0033, 0036): each worker gathers the socket
 //   writes of the tasks it runs and sends them in one io_uring_enter when
@@ -99,6 +104,7 @@ struct worker {
     std::size_t index = 0;
     local_queue queue;
     task_header* lifo = nullptr; // only the worker's thread touches it
+    task_ring deferred;          // yielded tasks (only the worker's thread)
     parker park;
     bool searching = false;
     // True while this worker dispatches reactor events or fires timers:
@@ -184,6 +190,12 @@ public:
         if (ctx.rt == this && ctx.worker != nullptr) {
             worker& w = *static_cast<worker*>(ctx.worker);
             bool should_notify;
+            if (is_yield && ctx.yielded) {
+                // Yielded (not merely woken during its poll): runs again
+                // after this worker's next driver poll (release_deferred).
+                w.deferred.push(t);
+                return;
+            }
             if (is_yield) {
                 push_local(w, t);
                 should_notify = true;
@@ -209,12 +221,16 @@ public:
     }
 
     /// A wake-up of a task pinned to `w`.
-    void schedule_pinned(worker& w, task_header* t) noexcept {
+    void schedule_pinned(worker& w, task_header* t, bool is_yield) noexcept {
+        thread_context& ctx = this_thread_context();
+        if (is_yield && ctx.yielded && ctx.rt == this && ctx.worker == &w) {
+            w.deferred.push(t); // as schedule(): back to `pinned` after the driver poll
+            return;
+        }
         if (!w.pinned.push(t)) {
             task_ref_dec(t); // shut down: the registry cancels the task
             return;
         }
-        thread_context& ctx = this_thread_context();
         if (ctx.rt != this || ctx.worker != &w) w.park.unpark();
     }
 
@@ -342,15 +358,14 @@ private:
                 // every worker is busy too (the poll skips if another thread
                 // is polling). The writes gathered since the last flush go
                 // out first.
-                if (w.tick % cfg_.event_interval == 0) {
-                    flush_writes(w);
-                    w.in_driver = true;
-                    std::size_t woken = time_.fire_due();
-                    if (io_->registered() != 0) woken += io_->poll(0);
-                    w.in_driver = false;
-                    if (woken != 0) after_driver(w);
-                }
+                if (w.tick % cfg_.event_interval == 0) poll_drivers(w);
                 task_header* t = next_task(w);
+                if (t == nullptr && !w.deferred.empty()) {
+                    // Only tasks that yielded are left here: poll the drivers
+                    // without parking (Tokio's park_yield); they run next.
+                    poll_drivers(w);
+                    continue;
+                }
                 if (t == nullptr) t = steal_work(w);
                 if (t != nullptr) {
                     run_task(w, t);
@@ -373,6 +388,26 @@ private:
             if (cfg_.on_thread_stop) cfg_.on_thread_stop();
         }
         worker_exited(w);
+    }
+
+    /// Maintenance: the gathered writes go out, due timers fire, I/O events
+    /// are taken without blocking, and the tasks that yielded are queued
+    /// again behind the others.
+    void poll_drivers(worker& w) noexcept {
+        flush_writes(w);
+        w.in_driver = true;
+        std::size_t woken = time_.fire_due();
+        if (io_->registered() != 0) woken += io_->poll(0);
+        w.in_driver = false;
+        while (task_header* t = w.deferred.pop()) {
+            if (t->sched == w.pinned_sched.get()) {
+                if (!w.pinned.push(t)) task_ref_dec(t); // shut down
+            } else {
+                push_local(w, t);
+            }
+            ++woken;
+        }
+        if (woken != 0) after_driver(w);
     }
 
     void worker_exited(worker& w) {
@@ -615,6 +650,8 @@ private:
         for (;;) {
             for (auto& w : workers_) {
                 if (w->lifo != nullptr) task_ref_dec(std::exchange(w->lifo, nullptr));
+                while (task_header* t = w->deferred.pop())
+                    task_ref_dec(t);
                 while (task_header* t = w->queue.pop())
                     task_ref_dec(t);
                 while (task_header* t = w->pinned.pop())
@@ -642,8 +679,8 @@ private:
     std::shared_ptr<multi_thread_runtime> self_;
 };
 
-void pinned_scheduler::schedule(task_header* t, bool) noexcept {
-    rt_->schedule_pinned(*w_, t);
+void pinned_scheduler::schedule(task_header* t, bool is_yield) noexcept {
+    rt_->schedule_pinned(*w_, t, is_yield);
 }
 bool pinned_scheduler::release(task_header* t) noexcept {
     return rt_->release(t);

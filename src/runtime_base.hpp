@@ -32,10 +32,29 @@ namespace weft::detail {
 class runtime_base;
 
 /// The scheduler of a block_on root.
+///
+/// Deferred yields (current-thread only, Tokio's defer list): a root that
+/// yields (yield_now, or a spent cooperative budget) on the thread that
+/// drives the runtime is not ready at once; the driver makes it ready after
+/// its next poll of the I/O and time drivers (take_yielded). Otherwise a
+/// root that yields in a loop would be polled again and again without the
+/// driver ever looking at I/O (issue 14). On the multi-thread runtime the
+/// thread in block_on is not a driver (the workers poll), so `defer_on` is
+/// null there and a yield makes the root ready at once.
 class root_driver final : public scheduler {
 public:
     explicit root_driver(parker& p) noexcept : parker_(p) {}
-    void schedule(task_header*, bool) noexcept override {
+    void schedule(task_header*, bool is_yield) noexcept override {
+        // this_thread_context().yielded: the root suspended in a yield (not
+        // merely woken during its poll, which also comes here as a yield).
+        if (is_yield) {
+            const thread_context& ctx = this_thread_context();
+            if (ctx.yielded && ctx.worker != nullptr &&
+                ctx.worker == defer_on.load(std::memory_order_relaxed)) {
+                yielded_ = true;
+                return;
+            }
+        }
         ready_.store(true, std::memory_order_release);
         parker_.unpark();
     }
@@ -55,13 +74,26 @@ public:
     }
     parker& the_parker() noexcept { return parker_; }
     void set_ready() noexcept { ready_.store(true, std::memory_order_relaxed); }
+    /// The root yielded and waits for the next driver poll (driving thread only).
+    bool yielded() const noexcept { return yielded_; }
+    /// After a driver poll: a deferred yield makes the root ready.
+    void release_yield() noexcept {
+        if (yielded_) {
+            yielded_ = false;
+            set_ready();
+        }
+    }
 
     root_driver* next = nullptr; // in runtime_base's list of active roots
     task_header* root = nullptr;
+    /// The driving thread's context `worker` whose yields are deferred, or
+    /// null. Atomic: a dump on another thread may reschedule the root.
+    std::atomic<void*> defer_on{nullptr};
 
 private:
     parker& parker_;
     std::atomic<bool> ready_{false};
+    bool yielded_ = false; // touched only by the thread that drives (defer_on)
 };
 
 class runtime_base : public runtime_core, public scheduler {

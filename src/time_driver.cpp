@@ -145,7 +145,7 @@ clock_time time_driver::now() const noexcept {
         std::lock_guard lk(mu_);
         if (paused_.load(std::memory_order_relaxed)) return paused_at_;
     }
-    return std::chrono::steady_clock::now() + offset_;
+    return std::chrono::steady_clock::now() + offset();
 }
 
 std::uint64_t time_driver::ticks_of(clock_time t) const noexcept {
@@ -206,7 +206,7 @@ std::size_t time_driver::fire_due() noexcept {
         std::lock_guard lk(mu_);
         clock_time now = paused_.load(std::memory_order_relaxed)
                              ? paused_at_
-                             : std::chrono::steady_clock::now() + offset_;
+                             : std::chrono::steady_clock::now() + offset();
         // Deadlines were rounded up to whole ticks: tick T is due once now
         // has reached it, i.e. T <= floor(now).
         // A paused clock at clock_time::max() has reached every deadline,
@@ -246,7 +246,11 @@ bool time_driver::try_become_waiter(parker* p, std::optional<clock_time>& deadli
     waiter_ = p;
     std::optional<std::uint64_t> t = wheel_.next_expiration();
     waiter_wake_ = t ? *t : 0;
-    deadline = t ? std::optional<clock_time>(time_of(*t)) : std::nullopt;
+    // The parker sleeps on the real clock: the timer's tick is on the
+    // runtime's clock, which runs `offset` ahead of it after a pause, a jump
+    // and a resume (sleeping until the virtual deadline read as a real one
+    // hung the next sleep by the length of the jump: issue 14).
+    deadline = t ? std::optional<clock_time>(time_of(*t) - offset()) : std::nullopt;
     return true;
 }
 
@@ -271,16 +275,22 @@ void time_driver::pause() {
     std::lock_guard lk(mu_);
     if (paused_.load(std::memory_order_relaxed))
         throw runtime_error("weft::time::pause: the clock is already paused");
-    paused_at_ = std::chrono::steady_clock::now() + offset_;
+    paused_at_ = std::chrono::steady_clock::now() + offset();
     paused_.store(true, std::memory_order_release);
 }
 
 void time_driver::resume() {
-    std::lock_guard lk(mu_);
-    if (!paused_.load(std::memory_order_relaxed))
-        throw runtime_error("weft::time::resume: the clock is not paused");
-    offset_ = paused_at_ - std::chrono::steady_clock::now();
-    paused_.store(false, std::memory_order_release);
+    {
+        std::lock_guard lk(mu_);
+        if (!paused_.load(std::memory_order_relaxed))
+            throw runtime_error("weft::time::resume: the clock is not paused");
+        offset_.store((paused_at_ - std::chrono::steady_clock::now()).count(),
+                      std::memory_order_relaxed);
+        paused_.store(false, std::memory_order_release); // publishes offset_ to now()
+    }
+    // A waiter parked while the clock was paused sleeps without a deadline
+    // (current_thread.cpp): it re-plans on the running clock.
+    unpark_waiter();
 }
 
 void time_driver::advance(std::chrono::nanoseconds d) {

@@ -22,7 +22,9 @@
 // released, so a task woken here may already be destroying its entry.
 //
 // Clock: real (steady_clock) or paused (tests). While paused, now() is a
-// frozen value that advance() moves; resume() continues from there. The
+// frozen value that advance() moves; resume() continues from there, so the
+// clock then runs `offset` ahead of steady_clock (it never goes back), and a
+// waiter's deadline is converted back to steady_clock before it parks. The
 // current-thread runtime auto-advances a paused clock to the next timer
 // when no task is ready (Tokio's test-util behaviour).
 //
@@ -110,7 +112,9 @@ public:
 
     /// Timer-waiter hand-off (see the file comment). try_become_waiter:
     /// true if the caller is now the waiter and must park on `p` until the
-    /// returned deadline (nullopt: no timer, park without one).
+    /// returned deadline (nullopt: no timer, park without one). The deadline
+    /// is on the real clock (steady_clock), which the parker sleeps on; it
+    /// means nothing while the clock is paused.
     bool try_become_waiter(parker* p, std::optional<clock_time>& deadline) noexcept;
     void stop_waiting() noexcept;
     /// Wakes the waiter so that it re-plans (shutdown, a new earliest timer).
@@ -131,10 +135,16 @@ private:
     mutable spin_mutex mu_;
     timer_wheel wheel_;
     std::atomic<bool> paused_{false};
-    clock_time paused_at_{};             // guarded by mu_ (read under it)
-    std::chrono::nanoseconds offset_{0}; // virtual = real + offset while running
-    parker* waiter_ = nullptr;           // guarded by mu_
-    std::uint64_t waiter_wake_ = 0;      // tick the waiter plans to wake at (0: none)
+    clock_time paused_at_{}; // guarded by mu_ (read under it)
+    /// The runtime's clock = steady_clock + offset while running (not
+    /// paused). Nanoseconds; written under mu_ before paused_ is cleared
+    /// (release), read without the lock by now() after seeing it clear.
+    std::atomic<std::chrono::nanoseconds::rep> offset_{0};
+    std::chrono::nanoseconds offset() const noexcept {
+        return std::chrono::nanoseconds(offset_.load(std::memory_order_relaxed));
+    }
+    parker* waiter_ = nullptr;      // guarded by mu_
+    std::uint64_t waiter_wake_ = 0; // tick the waiter plans to wake at (0: none)
     std::atomic<std::size_t> pending_{0};
 };
 

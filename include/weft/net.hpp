@@ -3,7 +3,14 @@
 //   auto listener = weft::net::tcp_listener::bind("127.0.0.1:8080").value();
 //   for (;;) {
 //       auto conn = co_await listener.accept();
-//       if (!conn) continue;                       // e.g. too many open files
+//       if (!conn) {
+//           // Out of descriptors (EMFILE, ENFILE) or memory: an accept
+//           // retried at once fails again, and the loop would spin at 100%
+//           // CPU. Log and back off a little, as servers do (hyper: 1 s).
+//           std::fprintf(stderr, "accept: %s\n", conn.message().c_str());
+//           co_await weft::time::sleep(std::chrono::milliseconds(100));
+//           continue;
+//       }
 //       weft::spawn([s = std::move(conn->first)]() mutable -> weft::task<> {
 //           std::byte buf[4096];
 //           for (;;) {

@@ -6,7 +6,15 @@
 //   }
 //
 // The task is put at the back of its worker's run queue (never in the LIFO
-// slot), as Tokio's task::yield_now does.
+// slot), as Tokio's task::yield_now does, and only after the thread has next
+// polled the I/O and time drivers (Tokio's defer list; decision 0037): the
+// tasks ready now run first, and the sockets and timers that became ready
+// meanwhile wake their tasks before it runs again. A task that loops on
+// yield_now, the block_on task included, cannot keep sockets or timers from
+// being served. (The
+// thread inside a multi-thread block_on is not a driver: its yield returns
+// at once, while the workers poll the drivers.) A spent cooperative budget
+// yields the same way.
 #pragma once
 
 #include <coroutine>

@@ -333,6 +333,83 @@ TEST(TestClock, PauseResumeAndMisuse) {
     }
 }
 
+// Issue 14: pause, a sleep that jumps the paused clock an hour ahead,
+// resume, then a short sleep. After resume the clock runs on real time from
+// where the paused clock stood, so the sleep completes after ~10 ms. (The
+// driver used to park until the timer's deadline read on the real clock, an
+// hour late.) The watchdog is only a hang guard: after a minute, far beyond
+// the 10 ms, it wakes the root, which then reports the sleep unfinished.
+TEST(TestClock, SleepAfterPauseJumpAndResumeCompletes) {
+    weft::runtime rt = weft::runtime::current_thread().build();
+    weft::sync::notify done;
+    std::atomic<bool> slept{false};
+    weft_test::watchdog guard("sleep after pause/resume", std::chrono::seconds(60),
+                              [&done] { done.notify_one(); });
+    rt.block_on([&]() -> weft::task<> {
+        instant before_pause = instant::now();
+        weft::time::pause();
+        instant paused = instant::now();
+        EXPECT_GE(paused, before_pause);
+        co_await weft::time::sleep(1h); // auto-advances the paused clock
+        instant jumped = instant::now();
+        // (The deadline is rounded up to the clock's next millisecond tick.)
+        EXPECT_GE(jumped - paused, 1h);
+        EXPECT_LE(jumped - paused, 1h + 1ms);
+        co_await weft::time::advance(1s);
+        EXPECT_EQ(instant::now() - jumped, std::chrono::nanoseconds(1s));
+        instant at_resume = instant::now();
+        weft::time::resume();
+        instant resumed = instant::now();
+        EXPECT_GE(resumed, at_resume) << "the clock goes on from where the paused clock stood";
+        auto sleeper = weft::spawn([&]() -> weft::task<> {
+            co_await weft::time::sleep(10ms);
+            slept.store(true);
+            done.notify_one();
+        });
+        co_await done.notified();
+        EXPECT_TRUE(slept.load()) << "the sleep after resume() never completed";
+        if (slept.load()) {
+            EXPECT_GE(instant::now() - resumed, 10ms);
+            EXPECT_LT(instant::now() - resumed, 1h) << "the clock runs from the paused value";
+        }
+        sleeper.abort();
+        (void)co_await sleeper;
+    });
+    EXPECT_FALSE(guard.fired());
+    // The multi-thread runtime has no paused clock, so nothing to resume.
+    weft::runtime mt = weft::runtime::multi_thread().worker_threads(2).build();
+    mt.block_on([]() -> weft::task<> {
+        EXPECT_THROW(weft::time::resume(), weft::runtime_error);
+        co_return;
+    });
+}
+
+// The runtime's clock never goes back across pause, advance and resume,
+// with several cycles (the offset accumulates).
+TEST(TestClock, InstantIsMonotonicAcrossPauseAdvanceResume) {
+    weft::runtime rt = weft::runtime::current_thread().build();
+    rt.block_on([]() -> weft::task<> {
+        instant last = instant::now();
+        auto check = [&last](const char* where) {
+            instant t = instant::now();
+            EXPECT_GE(t, last) << where;
+            last = t;
+        };
+        for (int i = 0; i < 3; ++i) {
+            weft::time::pause();
+            check("after pause");
+            co_await weft::time::advance(std::chrono::minutes(10));
+            check("after advance");
+            co_await weft::time::sleep(1h); // auto-advance
+            check("after an auto-advanced sleep");
+            weft::time::resume();
+            check("after resume");
+            co_await weft::yield_now();
+            check("after resume and a yield");
+        }
+    });
+}
+
 TEST(TestClock, AMillionPendingTimersThenCancelEveryOne) {
     weft::runtime rt = paused_runtime();
     const int n = weft_test::scaled(1'000'000, 50'000);
