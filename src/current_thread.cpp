@@ -22,6 +22,14 @@
 // One thread drives at a time: a second concurrent block_on waits for the
 // first to finish (drive_mu_).
 //
+// Seeded runs (runtime_builder::rng_seed, decision 0038): the next task is
+// drawn at random from the local queue instead of taken from its front, and
+// a task that yields (or was woken during its own poll) waits in
+// `yielded_` until the local queue is empty, then joins it: yield_now still
+// lets every task woken or spawned before it run first, and tasks that
+// yielded in the same lap run in the seed's order. Without a seed `rng_` is
+// null and the queues work as above (one predictable branch per pick).
+//
 // Shutdown runs on the thread that destroys the runtime, with the context
 // set to this runtime: the queues are drained (their references dropped)
 // and every registered task is cancelled; what the destructors of those
@@ -33,6 +41,7 @@
 #include <vector>
 
 #include "runtime_base.hpp"
+#include "seeded_rng.hpp"
 #include "send_batch.hpp"
 
 namespace weft::detail {
@@ -44,12 +53,23 @@ public:
     explicit current_thread_runtime(runtime_config cfg) : runtime_base(std::move(cfg)) {
         if (cfg_.global_queue_interval == 0) cfg_.global_queue_interval = 31;
         if (cfg_.batch_writes) batch_ = std::make_unique<send_batch>();
+        if (cfg_.rng_seed) {
+            // One generator per component (seeded_rng.hpp), all from the seed.
+            seeded_rng root(*cfg_.rng_seed);
+            rng_ = std::make_unique<seeded_rng>(root.split());
+            io_->seed(root.split());
+            time_.seed(root.split());
+        }
     }
     ~current_thread_runtime() override { shutdown(std::chrono::nanoseconds(-1)); }
 
-    void schedule(task_header* t, bool) noexcept override {
+    void schedule(task_header* t, bool is_yield) noexcept override {
         thread_context& ctx = this_thread_context();
         if (ctx.rt == this && ctx.worker == this) {
+            if (is_yield && WEFT_UNLIKELY(rng_ != nullptr)) {
+                yielded_.push(t);
+                return;
+            }
             local_.push(t);
             return;
         }
@@ -77,7 +97,7 @@ public:
             do {
                 drain();
                 abort_all_registered();
-            } while (!local_.empty() || !inject_.empty());
+            } while (!local_.empty() || !inject_.empty() || !yielded_.empty());
         }
         shutdown_blocking(started, timeout);
     }
@@ -115,6 +135,7 @@ protected:
         }
         this_thread_context().worker = this;
         this_thread_context().batch = batch_.get();
+        this_thread_context().rng = rng_.get();
         std::uint64_t& forced = forced_yields_counter();
         std::uint64_t forced_before = forced;
         std::uint32_t tick = 0;
@@ -137,7 +158,7 @@ protected:
             }
             // The round's writes go out together, before the next round, an
             // I/O poll or a park (decision 0033); their tasks are queued again.
-            bool more = !local_.empty();
+            bool more = !local_.empty() || !yielded_.empty();
             if (batch_ && batch_->pending() && batch_->flush() != 0) offer_core();
             time_.fire_due();
             // I/O events flow between batches of tasks too, when more tasks
@@ -183,7 +204,19 @@ private:
         if (tick % cfg_.global_queue_interval == 0) {
             if (task_header* t = inject_.pop()) return t;
         }
+        if (WEFT_UNLIKELY(rng_ != nullptr)) return next_seeded();
         if (task_header* t = local_.pop()) return t;
+        return inject_.pop();
+    }
+
+    /// next_task of a seeded run: a random task of the local queue; once it
+    /// is empty, the tasks that yielded join it.
+    task_header* next_seeded() noexcept {
+        if (local_.empty()) {
+            while (task_header* t = yielded_.pop())
+                local_.push(t);
+        }
+        if (!local_.empty()) return local_.pop_at(rng_->below(local_.size()));
         return inject_.pop();
     }
 
@@ -191,6 +224,8 @@ private:
         while (task_header* t = local_.pop())
             task_ref_dec(t);
         while (task_header* t = inject_.pop())
+            task_ref_dec(t);
+        while (task_header* t = yielded_.pop())
             task_ref_dec(t);
     }
 
@@ -214,6 +249,13 @@ private:
             return t;
         }
         bool empty() const noexcept { return count_ == 0; }
+        std::size_t size() const noexcept { return count_; }
+        /// Pops the i-th task from the front (i < size()); the front one
+        /// takes its place (seeded runs: the order is random anyway).
+        task_header* pop_at(std::size_t i) noexcept {
+            std::swap(ring_[head_], ring_[(head_ + i) & (ring_.size() - 1)]);
+            return pop();
+        }
 
     private:
         void grow() {
@@ -235,6 +277,10 @@ private:
     };
     local_adapter spawner_{this};
     local_ring local_;
+    /// Seeded runs only: tasks that yielded, until local_ is empty.
+    task_ring yielded_;
+    /// The scheduler's generator when built with rng_seed, else null.
+    std::unique_ptr<seeded_rng> rng_;
     inject_queue inject_;
     parker parker_;
     std::unique_ptr<send_batch> batch_; // null: writes are not batched
