@@ -27,8 +27,9 @@
 // a task that yields (or was woken during its own poll) waits in
 // `yielded_` until the local queue is empty, then joins it: yield_now still
 // lets every task woken or spawned before it run first, and tasks that
-// yielded in the same lap run in the seed's order. Without a seed `rng_` is
-// null and the queues work as above (one predictable branch per pick).
+// yielded in the same lap run in the seed's order. The class is a template
+// on `Seeded`, so that the unseeded runtime's code has no trace of this (not
+// even a branch): make_current_thread picks the instantiation.
 //
 // Shutdown runs on the thread that destroys the runtime, with the context
 // set to this runtime: the queues are drained (their references dropped)
@@ -48,12 +49,13 @@ namespace weft::detail {
 
 namespace {
 
+template <bool Seeded>
 class current_thread_runtime final : public runtime_base {
 public:
     explicit current_thread_runtime(runtime_config cfg) : runtime_base(std::move(cfg)) {
         if (cfg_.global_queue_interval == 0) cfg_.global_queue_interval = 31;
         if (cfg_.batch_writes) batch_ = std::make_unique<send_batch>();
-        if (cfg_.rng_seed) {
+        if constexpr (Seeded) {
             // One generator per component (seeded_rng.hpp), all from the seed.
             seeded_rng root(*cfg_.rng_seed);
             rng_ = std::make_unique<seeded_rng>(root.split());
@@ -66,9 +68,11 @@ public:
     void schedule(task_header* t, bool is_yield) noexcept override {
         thread_context& ctx = this_thread_context();
         if (ctx.rt == this && ctx.worker == this) {
-            if (is_yield && WEFT_UNLIKELY(rng_ != nullptr)) {
-                yielded_.push(t);
-                return;
+            if constexpr (Seeded) {
+                if (is_yield) {
+                    yielded_.push(t);
+                    return;
+                }
             }
             local_.push(t);
             return;
@@ -158,7 +162,7 @@ protected:
             }
             // The round's writes go out together, before the next round, an
             // I/O poll or a park (decision 0033); their tasks are queued again.
-            bool more = !local_.empty() || !yielded_.empty();
+            bool more = !local_.empty() || (Seeded && !yielded_.empty());
             if (batch_ && batch_->pending() && batch_->flush() != 0) offer_core();
             time_.fire_due();
             // I/O events flow between batches of tasks too, when more tasks
@@ -204,7 +208,7 @@ private:
         if (tick % cfg_.global_queue_interval == 0) {
             if (task_header* t = inject_.pop()) return t;
         }
-        if (WEFT_UNLIKELY(rng_ != nullptr)) return next_seeded();
+        if constexpr (Seeded) return next_seeded();
         if (task_header* t = local_.pop()) return t;
         return inject_.pop();
     }
@@ -279,7 +283,7 @@ private:
     local_ring local_;
     /// Seeded runs only: tasks that yielded, until local_ is empty.
     task_ring yielded_;
-    /// The scheduler's generator when built with rng_seed, else null.
+    /// The scheduler's generator (Seeded only; null otherwise).
     std::unique_ptr<seeded_rng> rng_;
     inject_queue inject_;
     parker parker_;
@@ -293,7 +297,8 @@ private:
 } // namespace
 
 std::shared_ptr<runtime_core> make_current_thread(runtime_config cfg) {
-    return std::make_shared<current_thread_runtime>(std::move(cfg));
+    if (cfg.rng_seed) return std::make_shared<current_thread_runtime<true>>(std::move(cfg));
+    return std::make_shared<current_thread_runtime<false>>(std::move(cfg));
 }
 
 } // namespace weft::detail
