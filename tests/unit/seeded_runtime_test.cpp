@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "runtimes.hpp"
+#include "seeded_rng.hpp"
 #include "test_tasks.hpp"
+#include "time_driver.hpp"
 
 using namespace std::chrono_literals;
 
@@ -205,6 +207,44 @@ trace equal_deadlines(std::uint64_t seed) {
         },
         &tr);
     return tr;
+}
+
+// White-box: the wheel shuffles the wakers of one tick, and only those
+// (entries of an earlier tick still come first).
+std::vector<std::uint32_t> fire_order(weft::detail::seeded_rng* rng) {
+    weft::detail::timer_wheel wheel;
+    std::vector<weft::detail::timer_entry> entries(16);
+    for (std::uint32_t i = 0; i < entries.size(); ++i) {
+        entries[i].when = i < 8 ? 10 : 200; // level 0, and level 1 (cascades)
+        entries[i].st = weft::detail::timer_entry::state::registered;
+        entries[i].w = weft::detail::waker(nullptr, i);
+        wheel.insert(&entries[i]);
+    }
+    std::vector<weft::detail::waker> out;
+    wheel.advance_to(1000, out, rng);
+    std::vector<std::uint32_t> order;
+    for (const auto& w : out)
+        order.push_back(w.token());
+    return order;
+}
+
+TEST(SeededRuntime, TheWheelShufflesTheEntriesOfOneTick) {
+    std::vector<std::uint32_t> insertion(16);
+    for (std::uint32_t i = 0; i < 16; ++i)
+        insertion[i] = i;
+    EXPECT_EQ(fire_order(nullptr), insertion);
+    std::set<std::vector<std::uint32_t>> seen;
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        weft::detail::seeded_rng a(seed), b(seed);
+        std::vector<std::uint32_t> order = fire_order(&a);
+        EXPECT_EQ(order, fire_order(&b));
+        ASSERT_EQ(order.size(), 16u);
+        for (std::size_t i = 0; i < 16; ++i)
+            EXPECT_EQ(order[i] < 8, i < 8) << "tick 10 fires before tick 200";
+        seen.insert(std::move(order));
+    }
+    EXPECT_GE(seen.size(), 2u);
+    EXPECT_EQ(seen.count(insertion), 0u);
 }
 
 TEST(SeededRuntime, TimersWithOneDeadlineFireInTheSeedsOrder) {
