@@ -3,6 +3,7 @@
 #include "weft/detail/branch.hpp"
 
 #include "harness.hpp"
+#include "seeded_rng.hpp"
 
 #include <new>
 
@@ -174,7 +175,12 @@ bool branch_set::pass(std::coroutine_handle<> h) {
     bool saved_yield = ctx.yielded;
     bool any_yield = false;
     const std::uint32_t n = block_->count;
-    std::uint32_t i = biased_ ? 0 : fast_random() % n;
+    std::uint32_t i = 0;
+    if (!biased_) {
+        // A seeded current-thread runtime picks the start (decision 0041).
+        i = WEFT_UNLIKELY(ctx.rng != nullptr) ? static_cast<std::uint32_t>(ctx.rng->below(n))
+                                              : fast_random() % n;
+    }
     for (std::uint32_t k = 0; k < n; ++k, i = (i + 1 == n) ? 0 : i + 1) {
         branch_header* b = block_->at(i);
         if (b->done) continue;

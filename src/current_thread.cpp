@@ -11,7 +11,7 @@
 // local queue); park in the reactor's epoll_wait (timer deadline as its
 // timeout) when there is nothing to do (decision 0020).
 //
-// No task can starve the drivers (issue 14, decision 0037). Timers fire
+// No task can starve the drivers (issue 14, decision 0040). Timers fire
 // after every round. The reactor is polled without blocking once
 // event_interval ticks (root polls and task polls) have passed since the
 // last park or poll, whatever keeps the thread busy: a full local queue,
@@ -32,6 +32,15 @@
 // One thread drives at a time: a second concurrent block_on waits for the
 // first to finish (drive_mu_).
 //
+// Seeded runs (runtime_builder::rng_seed, decision 0041): the next task is
+// drawn at random from the local queue instead of taken from its front, and
+// a task that yields (after its driver poll, above) or was woken during its
+// own poll waits in `yielded_` until the local queue is empty, then joins it: yield_now still
+// lets every task woken or spawned before it run first, and tasks that
+// yielded in the same lap run in the seed's order. The class is a template
+// on `Seeded`, so that the unseeded runtime's code has no trace of this (not
+// even a branch): make_current_thread picks the instantiation.
+//
 // Shutdown runs on the thread that destroys the runtime, with the context
 // set to this runtime: the queues are drained (their references dropped)
 // and every registered task is cancelled; what the destructors of those
@@ -43,27 +52,40 @@
 #include <vector>
 
 #include "runtime_base.hpp"
+#include "seeded_rng.hpp"
 #include "send_batch.hpp"
 
 namespace weft::detail {
 
 namespace {
 
+template <bool Seeded>
 class current_thread_runtime final : public runtime_base {
 public:
     explicit current_thread_runtime(runtime_config cfg) : runtime_base(std::move(cfg)) {
         if (cfg_.global_queue_interval == 0) cfg_.global_queue_interval = 31;
         if (cfg_.batch_writes) batch_ = std::make_unique<send_batch>();
+        if constexpr (Seeded) {
+            // One generator per component (seeded_rng.hpp), all from the seed.
+            seeded_rng root(*cfg_.rng_seed);
+            rng_ = std::make_unique<seeded_rng>(root.split());
+            io_->seed(root.split());
+            time_.seed(root.split());
+        }
     }
     ~current_thread_runtime() override { shutdown(std::chrono::nanoseconds(-1)); }
 
     void schedule(task_header* t, bool is_yield) noexcept override {
         thread_context& ctx = this_thread_context();
         if (ctx.rt == this && ctx.worker == this) {
-            // ctx.yielded: the task suspended in a yield; one merely woken
-            // during its own poll also comes as is_yield, and is not deferred.
+            // ctx.yielded: the task suspended in a yield, and waits for the
+            // next driver poll. One merely woken during its own poll also
+            // comes as is_yield: it is not deferred, but a seeded run holds
+            // it in yielded_ until the local queue is empty.
             if (is_yield && ctx.yielded) {
                 deferred_.push(t);
+            } else if (Seeded && is_yield) {
+                yielded_.push(t);
             } else {
                 local_.push(t);
             }
@@ -93,7 +115,8 @@ public:
             do {
                 drain();
                 abort_all_registered();
-            } while (!local_.empty() || !inject_.empty() || !deferred_.empty());
+            } while (!local_.empty() || !inject_.empty() || !deferred_.empty() ||
+                     !yielded_.empty());
         }
         shutdown_blocking(started, timeout);
     }
@@ -131,6 +154,7 @@ protected:
         }
         this_thread_context().worker = this;
         this_thread_context().batch = batch_.get();
+        this_thread_context().rng = rng_.get();
         drv.defer_on.store(this, std::memory_order_relaxed);
         std::uint64_t& forced = forced_yields_counter();
         std::uint64_t forced_before = forced;
@@ -158,7 +182,8 @@ protected:
             }
             // The round's writes go out together, before the next round, an
             // I/O poll or a park (decision 0033); their tasks are queued again.
-            bool more = !local_.empty() || !inject_.empty() || drv.ready();
+            bool more =
+                !local_.empty() || !inject_.empty() || drv.ready() || (Seeded && !yielded_.empty());
             if (batch_ && batch_->pending() && batch_->flush() != 0) offer_core();
             time_.fire_due();
             bool yielded = drv.yielded() || !deferred_.empty();
@@ -215,17 +240,34 @@ private:
 
     /// After a driver poll: the tasks (and the root) that yielded are ready,
     /// behind those already queued.
+    /// (A seeded run holds them in yielded_ until the local queue is empty.)
     void release_deferred(root_driver& drv) noexcept {
         drv.release_yield();
-        while (task_header* t = deferred_.pop())
-            local_.push(t);
+        while (task_header* t = deferred_.pop()) {
+            if constexpr (Seeded)
+                yielded_.push(t);
+            else
+                local_.push(t);
+        }
     }
 
     task_header* next_task(std::uint32_t tick) noexcept {
         if (tick % cfg_.global_queue_interval == 0) {
             if (task_header* t = inject_.pop()) return t;
         }
+        if constexpr (Seeded) return next_seeded();
         if (task_header* t = local_.pop()) return t;
+        return inject_.pop();
+    }
+
+    /// next_task of a seeded run: a random task of the local queue; once it
+    /// is empty, the tasks that yielded join it.
+    task_header* next_seeded() noexcept {
+        if (local_.empty()) {
+            while (task_header* t = yielded_.pop())
+                local_.push(t);
+        }
+        if (!local_.empty()) return local_.pop_at(rng_->below(local_.size()));
         return inject_.pop();
     }
 
@@ -235,6 +277,8 @@ private:
         while (task_header* t = inject_.pop())
             task_ref_dec(t);
         while (task_header* t = deferred_.pop())
+            task_ref_dec(t);
+        while (task_header* t = yielded_.pop())
             task_ref_dec(t);
     }
 
@@ -259,6 +303,13 @@ private:
             return t;
         }
         bool empty() const noexcept { return count_ == 0; }
+        std::size_t size() const noexcept { return count_; }
+        /// Pops the i-th task from the front (i < size()); the front one
+        /// takes its place (seeded runs: the order is random anyway).
+        task_header* pop_at(std::size_t i) noexcept {
+            std::swap(ring_[head_], ring_[(head_ + i) & (ring_.size() - 1)]);
+            return pop();
+        }
 
     private:
         void grow() {
@@ -281,6 +332,11 @@ private:
     local_adapter spawner_{this};
     local_ring local_;
     task_ring deferred_; // yielded in this round (driving thread only)
+    /// Seeded runs only: tasks that yielded (after their driver poll) or
+    /// were woken during their own poll, until local_ is empty.
+    task_ring yielded_;
+    /// The scheduler's generator (Seeded only; null otherwise).
+    std::unique_ptr<seeded_rng> rng_;
     inject_queue inject_;
     parker parker_;
     std::unique_ptr<send_batch> batch_; // null: writes are not batched
@@ -293,7 +349,8 @@ private:
 } // namespace
 
 std::shared_ptr<runtime_core> make_current_thread(runtime_config cfg) {
-    return std::make_shared<current_thread_runtime>(std::move(cfg));
+    if (cfg.rng_seed) return std::make_shared<current_thread_runtime<true>>(std::move(cfg));
+    return std::make_shared<current_thread_runtime<false>>(std::move(cfg));
 }
 
 } // namespace weft::detail

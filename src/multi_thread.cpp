@@ -24,7 +24,7 @@
 //   reactor without blocking every event_interval ticks.
 // - A task that yields (yield_now, or a spent cooperative budget) waits in
 //   its worker's `deferred` list until that worker next polls the drivers
-//   (Tokio's defer list, decision 0037): at maintenance, or at once when
+//   (Tokio's defer list, decision 0040): at maintenance, or at once when
 //   the worker has nothing else to run, without parking. So a task looping
 //   on yield_now lets I/O in on every lap. Deferred tasks are not stolen.
 //

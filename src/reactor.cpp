@@ -101,6 +101,7 @@ std::size_t reactor::poll(int timeout_ms) noexcept {
     constexpr int max_events = 256;
     epoll_event events[max_events];
     int n = ::epoll_wait(epfd_, events, max_events, timeout_ms);
+    if (WEFT_UNLIKELY(rng_ != nullptr) && n > 1) rng_->shuffle(events, static_cast<std::size_t>(n));
     std::size_t woken = 0;
     for (int i = 0; i < n; ++i) {
         auto* io = static_cast<scheduled_io*>(events[i].data.ptr);

@@ -26,6 +26,11 @@
 // has been dispatched, and no later epoll_wait can return the removed fd.
 // The reactor itself is shared (std::shared_ptr) by the runtime and by every
 // socket, so a socket that outlives its runtime still deregisters safely.
+//
+// Seeded runs (runtime_builder::rng_seed, decision 0041): the events of one
+// epoll_wait are dispatched in an order drawn from the reactor's own
+// generator (used under poll_mu_ only), so the tasks they wake are queued
+// in the seed's order, not the kernel's.
 #pragma once
 
 #include <atomic>
@@ -33,6 +38,7 @@
 #include <memory>
 #include <mutex>
 
+#include "seeded_rng.hpp"
 #include "weft/detail/io_registration.hpp"
 #include "weft/detail/spin_mutex.hpp"
 
@@ -60,6 +66,9 @@ public:
     /// while it is 0 (an event for a socket registered meanwhile is seen by
     /// the next poll: nothing waits on it before its first operation).
     std::size_t registered() const noexcept { return registered_.load(std::memory_order_relaxed); }
+    /// Shuffles each batch of events with a generator seeded by `seed`
+    /// (seeded current-thread runtimes; call before the first poll).
+    void seed(std::uint64_t seed) { rng_ = std::make_unique<seeded_rng>(seed); }
 
 private:
     std::size_t dispatch(scheduled_io* io, std::uint32_t events) noexcept;
@@ -71,6 +80,7 @@ private:
     spin_mutex release_mu_;
     scheduled_io* release_ = nullptr; // guarded by release_mu_
     std::atomic<std::size_t> registered_{0};
+    std::unique_ptr<seeded_rng> rng_; // guarded by poll_mu_; null unless seeded
 };
 
 /// The reactor of the runtime this thread is in; throws runtime_error

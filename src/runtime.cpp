@@ -255,6 +255,11 @@ runtime_builder& runtime_builder::yield_core_after(std::optional<std::chrono::mi
     return *this;
 }
 
+runtime_builder& runtime_builder::rng_seed(std::uint64_t seed) {
+    cfg_.rng_seed = seed;
+    return *this;
+}
+
 runtime_builder& runtime_builder::dump_on_sigquit(bool on) {
     cfg_.dump_on_sigquit = on;
     return *this;
@@ -266,6 +271,10 @@ runtime runtime_builder::build() {
         if (cfg.start_paused)
             bad("start_paused",
                 "the paused test clock needs a current_thread runtime (as in Tokio)");
+        if (cfg.rng_seed)
+            bad("rng_seed", "replayable scheduling needs a current_thread runtime: on a "
+                            "multi-thread runtime the OS decides how workers interleave, and "
+                            "no seed can replay that (docs/decisions/0041)");
         if (cfg.worker_threads == 0) {
             unsigned n = std::thread::hardware_concurrency();
             cfg.worker_threads = n == 0 ? 1 : n;

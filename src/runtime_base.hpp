@@ -191,6 +191,7 @@ public:
         ctx_.worker = worker;
         ctx_.current = nullptr;
         ctx_.batch = nullptr;
+        ctx_.rng = nullptr;
     }
     ~context_guard() { ctx_ = saved_; }
     context_guard(const context_guard&) = delete;

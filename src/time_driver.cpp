@@ -94,7 +94,7 @@ std::optional<std::uint64_t> timer_wheel::next_expiration() const noexcept {
     return std::nullopt;
 }
 
-void timer_wheel::advance_to(std::uint64_t now, std::vector<waker>& out) {
+void timer_wheel::advance_to(std::uint64_t now, std::vector<waker>& out, seeded_rng* shuffle) {
     for (;;) {
         std::optional<std::uint64_t> next = next_expiration();
         if (!next || *next > now) break;
@@ -108,6 +108,9 @@ void timer_wheel::advance_to(std::uint64_t now, std::vector<waker>& out) {
         levels_[lvl].slots[slot] = {};
         levels_[lvl].occupied &= ~(std::uint64_t{1} << slot);
         if (deadline > elapsed_) elapsed_ = deadline;
+        // Every entry this slot fires is due at `deadline` (a slot of a
+        // higher level starts at it; later ones move down a level).
+        const std::size_t first = out.size();
         for (timer_entry* e = l.head; e != nullptr;) {
             timer_entry* next_e = e->next;
             e->prev = e->next = nullptr;
@@ -127,6 +130,8 @@ void timer_wheel::advance_to(std::uint64_t now, std::vector<waker>& out) {
             }
             e = next_e;
         }
+        if (WEFT_UNLIKELY(shuffle != nullptr) && out.size() - first > 1)
+            shuffle->shuffle(out.data() + first, out.size() - first);
     }
     if (now > elapsed_) elapsed_ = now;
 }
@@ -218,7 +223,7 @@ std::size_t time_driver::fire_due() noexcept {
                 : static_cast<std::uint64_t>(
                       std::chrono::duration_cast<std::chrono::milliseconds>(now - origin_).count());
         try {
-            wheel_.advance_to(now_tick, due);
+            wheel_.advance_to(now_tick, due, rng_.get());
         } catch (...) {
             // Out of memory for the waker list: fire what was collected.
         }

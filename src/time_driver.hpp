@@ -35,16 +35,22 @@
 // deadline. Registering an entry earlier than the waiter's planned wake-up
 // unparks the waiter so it can re-plan. Busy workers fire due timers every
 // event_interval ticks, so timers also fire while every worker is busy.
+//
+// Seeded runs (runtime_builder::rng_seed, decision 0041): the entries that
+// expire at the same tick wake their tasks in an order drawn from the
+// driver's own generator (used under mu_ only), not in insertion order.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "runtime_parts.hpp"
+#include "seeded_rng.hpp"
 #include "weft/detail/spin_mutex.hpp"
 #include "weft/detail/timer_entry.hpp"
 
@@ -63,8 +69,9 @@ public:
     /// The tick at which the earliest occupied slot is due, if any.
     std::optional<std::uint64_t> next_expiration() const noexcept;
     /// Fires (unlinks, marks fired, moves the waker to `out`) every entry
-    /// due at or before `now`, and moves elapsed() to `now`.
-    void advance_to(std::uint64_t now, std::vector<waker>& out);
+    /// due at or before `now`, and moves elapsed() to `now`. With `shuffle`,
+    /// the wakers of the entries due at one tick are put in random order.
+    void advance_to(std::uint64_t now, std::vector<waker>& out, seeded_rng* shuffle = nullptr);
     std::size_t size() const noexcept { return size_; }
 
 private:
@@ -109,6 +116,9 @@ public:
     /// When the next timer is due, if any.
     std::optional<clock_time> next_deadline() const noexcept;
     std::size_t pending() const noexcept;
+    /// Seeded current-thread runtimes: entries due at the same tick fire in
+    /// an order drawn from a generator seeded by `seed`. Call before use.
+    void seed(std::uint64_t seed) { rng_ = std::make_unique<seeded_rng>(seed); }
 
     /// Timer-waiter hand-off (see the file comment). try_become_waiter:
     /// true if the caller is now the waiter and must park on `p` until the
@@ -146,6 +156,7 @@ private:
     parker* waiter_ = nullptr;      // guarded by mu_
     std::uint64_t waiter_wake_ = 0; // tick the waiter plans to wake at (0: none)
     std::atomic<std::size_t> pending_{0};
+    std::unique_ptr<seeded_rng> rng_; // guarded by mu_; null unless seeded
 };
 
 } // namespace weft::detail

@@ -124,6 +124,7 @@ struct runtime_config {
     bool dump_on_sigquit = false;
     bool batch_writes = true;
     std::optional<std::chrono::microseconds> yield_core_after{std::chrono::microseconds(100)};
+    std::optional<std::uint64_t> rng_seed; // current-thread only (decision 0041)
 };
 
 /// The runtime behind runtime and runtime_handle (src/runtime.cpp).
@@ -347,7 +348,7 @@ public:
     /// Scheduler ticks between two polls of the I/O and time drivers (>= 1). Default 61.
     /// A thread busy with ready tasks (or a block_on task that is always
     /// ready) still polls the drivers, without blocking, at least this often;
-    /// a task that yields waits for the next poll (decision 0037). Lower it
+    /// a task that yields waits for the next poll (decision 0040). Lower it
     /// for I/O latency under CPU load, raise it for throughput.
     runtime_builder& event_interval(std::uint32_t ticks);
     /// Scheduler ticks between two looks at the global queue (>= 1). Default 31.
@@ -412,6 +413,27 @@ public:
     ///
     ///   auto rt = weft::runtime::current_thread().yield_core_after(std::nullopt).build();
     runtime_builder& yield_core_after(std::optional<std::chrono::microseconds> after);
+    /// Replayable scheduling, for tests (current_thread() only; decision
+    /// 0041). Every choice the runtime makes between things ready at the
+    /// same moment comes from a generator seeded with `seed`: which ready
+    /// task runs next, the order of one epoll_wait's I/O events, the order
+    /// of timers due at the same tick, and where an unbiased select or join
+    /// starts its pass. The same seed and the same program (with the same
+    /// inputs) give the same interleaving, run after run; other seeds give
+    /// other, equally valid, interleavings. Use it with start_paused(true):
+    /// the real clock is not replayable. Not replayed: spawn_blocking calls
+    /// and wake-ups from other threads (their timing is the OS's), I/O with
+    /// peers outside the program, task ids. yield_now still lets every task
+    /// woken or spawned before it run first; tasks that yielded in the same
+    /// lap run in the seed's order. Without a seed the scheduler is FIFO, as
+    /// before. On a multi_thread() builder, build() throws
+    /// std::invalid_argument (the OS interleaves its workers). See
+    /// docs/guide/10-deterministic-tests.md.
+    ///
+    ///   std::uint64_t seed = std::getenv("SEED") ? std::stoull(std::getenv("SEED")) : 1;
+    ///   auto rt = weft::runtime::current_thread().start_paused(true).rng_seed(seed).build();
+    ///   rt.block_on(test_body);   // a failure is replayed by passing the same SEED
+    runtime_builder& rng_seed(std::uint64_t seed);
 
     runtime build();
 

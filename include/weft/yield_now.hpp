@@ -7,7 +7,7 @@
 //
 // The task is put at the back of its worker's run queue (never in the LIFO
 // slot), as Tokio's task::yield_now does, and only after the thread has next
-// polled the I/O and time drivers (Tokio's defer list; decision 0037): the
+// polled the I/O and time drivers (Tokio's defer list; decision 0040): the
 // tasks ready now run first, and the sockets and timers that became ready
 // meanwhile wake their tasks before it runs again. A task that loops on
 // yield_now, the block_on task included, cannot keep sockets or timers from

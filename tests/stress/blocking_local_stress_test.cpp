@@ -126,10 +126,11 @@ TEST_P(BlockingStress, RandomCallsAbortsAndShutdowns) {
             c->kind = k < 2 ? call_kind::thrower : k < 5 ? call_kind::gated : call_kind::value;
             rs->calls.push_back(std::move(c));
         }
-        auto rt = std::make_unique<weft::runtime>(builder()
-                                                      .max_blocking_threads(limits[rng() % 5])
-                                                      .thread_keep_alive(keep[rng() % 3])
-                                                      .build());
+        auto rt =
+            std::make_unique<weft::runtime>(seeded_builder(seed + static_cast<std::uint64_t>(round))
+                                                .max_blocking_threads(limits[rng() % 5])
+                                                .thread_keep_alive(keep[rng() % 3])
+                                                .build());
         std::uint64_t round_seed = rng();
         int end = static_cast<int>(rng() % 4);
         int opener_yields = static_cast<int>(rng() % 200);
@@ -312,7 +313,7 @@ TEST_P(BlockingStress, LocalSetTasksStayOnTheDrivingThread) {
     weft_test::watchdog dog("LocalSetStress seed " + std::to_string(seed));
     int rounds = weft_test::scaled(16, 3);
     for (int round = 0; round < rounds; ++round) {
-        weft::runtime rt = make_runtime();
+        weft::runtime rt = make_seeded_runtime(seed + static_cast<std::uint64_t>(round));
         weft::local_set set;
         local_world w;
         for (int i = 0; i < 4; ++i)

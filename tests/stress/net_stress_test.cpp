@@ -60,7 +60,7 @@ weft::task<> yield_n(int n) {
 
 TEST_P(NetStress, AbortInReadRacingDataArrivalLosesNothing) {
     WEFT_SEEDED_RNG(seed, rng);
-    weft::runtime rt = make_runtime();
+    weft::runtime rt = make_seeded_runtime(seed);
     const int rounds = weft_test::scaled(200, 20);
     rt.block_on([&]() -> weft::task<> {
         for (int round = 0; round < rounds; ++round) {
@@ -106,7 +106,7 @@ TEST_P(NetStress, AbortInReadRacingDataArrivalLosesNothing) {
 
 TEST_P(NetStress, AbortedAcceptLoopLeavesConnectionsForTheNext) {
     WEFT_SEEDED_RNG(seed, rng);
-    weft::runtime rt = make_runtime();
+    weft::runtime rt = make_seeded_runtime(seed);
     const int rounds = weft_test::scaled(40, 5);
     rt.block_on([&]() -> weft::task<> {
         for (int round = 0; round < rounds; ++round) {
@@ -142,7 +142,7 @@ TEST_P(NetStress, AbortedAcceptLoopLeavesConnectionsForTheNext) {
 
 TEST_P(NetStress, ManyEchoClientsSomeAborted) {
     WEFT_SEEDED_RNG(seed, rng);
-    weft::runtime rt = make_runtime();
+    weft::runtime rt = make_seeded_runtime(seed);
     const int nclients = weft_test::scaled(64, 8);
     rt.block_on([&]() -> weft::task<> {
         auto listener = weft::net::tcp_listener::bind("127.0.0.1:0").value();
@@ -201,7 +201,7 @@ TEST_P(NetStress, ManyEchoClientsSomeAborted) {
 
 TEST_P(NetStress, AbortedWritersSendWholeRecordsOrNothing) {
     WEFT_SEEDED_RNG(seed, rng);
-    weft::runtime rt = make_runtime();
+    weft::runtime rt = make_seeded_runtime(seed);
     const int nwriters = weft_test::scaled(48, 8);
     constexpr std::size_t record = 32;
     constexpr std::uint32_t records = 64; // 2 KiB: a socket always takes it whole
@@ -272,7 +272,7 @@ TEST_P(NetStress, RuntimeDroppedWhileWritesAreInFlight) {
     const int rounds = weft_test::scaled(40, 8);
     counter objs;
     for (int round = 0; round < rounds; ++round) {
-        weft::runtime rt = make_runtime();
+        weft::runtime rt = make_seeded_runtime(seed + static_cast<std::uint64_t>(round));
         const int conns = 2 + static_cast<int>(rng() % 6);
         const int steps = static_cast<int>(rng() % 40);
         rt.block_on([&]() -> weft::task<> {

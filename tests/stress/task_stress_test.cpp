@@ -317,7 +317,9 @@ TEST(TaskStress, ShutdownRacesWithExternalSpawnsAndAborts) {
         {
             weft::runtime rt = (round % 2 == 0)
                                    ? weft::runtime::multi_thread().worker_threads(2).build()
-                                   : weft::runtime::current_thread().build();
+                                   : weft::runtime::current_thread()
+                                         .rng_seed(seed + static_cast<std::uint64_t>(round))
+                                         .build();
             weft::runtime_handle handle = rt.handle();
             std::atomic<bool> quit{false};
             const std::uint64_t ext_seed = rng();

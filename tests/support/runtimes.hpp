@@ -97,6 +97,21 @@ inline weft::runtime make_runtime(flavor f) {
     return builder_for(f).build();
 }
 
+inline bool is_current_thread(flavor f) {
+    return f == flavor::current_thread || f == flavor::current_thread_unbatched;
+}
+
+/// A randomized test's builder for flavour `f`: the current-thread flavours
+/// also get rng_seed(seed) (docs/decisions/0041), so that the seed that
+/// WEFT_SEEDED prints replays the runtime's interleaving along with the
+/// test's own choices. (Other threads, the blocking pool's included, still
+/// run as the OS schedules them; the multi-thread flavours take no seed.)
+inline weft::runtime_builder seeded_builder_for(flavor f, std::uint64_t seed) {
+    weft::runtime_builder b = builder_for(f);
+    if (is_current_thread(f)) b.rng_seed(seed);
+    return b;
+}
+
 inline void PrintTo(flavor f, std::ostream* os) {
     switch (f) {
     case flavor::multi_thread:
@@ -136,6 +151,13 @@ protected:
     }
     weft::runtime_builder builder() const { return builder_for(GetParam()); }
     weft::runtime make_runtime() const { return builder_for(GetParam()).build(); }
+    /// Randomized tests: the builder and runtime of seeded_builder_for.
+    weft::runtime_builder seeded_builder(std::uint64_t seed) const {
+        return seeded_builder_for(GetParam(), seed);
+    }
+    weft::runtime make_seeded_runtime(std::uint64_t seed) const {
+        return seeded_builder_for(GetParam(), seed).build();
+    }
 };
 
 #define WEFT_INSTANTIATE_FLAVORS(Suite)                                                            \
@@ -260,7 +282,9 @@ inline std::uint64_t test_seed() {
     ::testing::Test::RecordProperty("seed", std::to_string(seed))
 
 /// A randomized test's preamble: `seed` ($WEFT_TEST_SEED or random), shown
-/// with any failure (WEFT_SEED_TRACE).
+/// with any failure (WEFT_SEED_TRACE). Build the test's current-thread
+/// runtimes with rng_seed(seed) too (make_seeded_runtime(seed) in a
+/// RuntimeTest), so that the same seed also replays their scheduling.
 ///
 ///   TEST_P(Stress, Something) {
 ///       WEFT_SEEDED_RNG(seed, rng); // or WEFT_SEEDED(seed) without a generator

@@ -1,4 +1,4 @@
-// No task can starve the I/O driver or the timers (issue 14, decision 0037).
+// No task can starve the I/O driver or the timers (issue 14, decision 0040).
 //
 // A task that never waits, the block_on root or a spawned task, looping on
 // yield_now or on operations that are always ready (so that only the

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -33,12 +34,17 @@ weft::task<int> plain_waiter(weft::sync::notify& n, weft::sync::notify& progress
     co_return index;
 }
 
-weft::runtime make_flavor(int which) {
+weft::runtime make_flavor(int which, std::optional<std::uint64_t> seed = std::nullopt) {
     // 0: current_thread; 1: multi_thread with ONE worker. With one thread
     // running tasks, "spawn, then yield" guarantees that the spawned waiter
     // has registered (yield_now puts the spawner behind every ready task),
     // which the FIFO and pass-on tests need.
-    if (which == 0) return weft::runtime::current_thread().build();
+    // A randomized test passes its seed: the current-thread run replays.
+    if (which == 0) {
+        weft::runtime_builder b = weft::runtime::current_thread();
+        if (seed) b.rng_seed(*seed);
+        return b.build();
+    }
     return weft::runtime::multi_thread().worker_threads(1).build();
 }
 
@@ -327,7 +333,7 @@ TEST(Notify, AbortedChosenWaitersNeverLoseANotificationRandomized) {
     WEFT_SEEDED(seed);
     for (int which : {0, 1}) {
         SCOPED_TRACE(flavor_label(which));
-        weft::runtime rt = make_flavor(which);
+        weft::runtime rt = make_flavor(which, seed);
         const int rounds = weft_test::scaled(200, 10);
         for (int round = 0; round < rounds; ++round) {
             std::mt19937_64 rng(seed + static_cast<std::uint64_t>(round) * 7919 +

@@ -189,6 +189,8 @@ class runtime_core;
 
 class send_batch;
 
+struct seeded_rng; // src/seeded_rng.hpp
+
 struct thread_context {
     /// The runtime this thread is inside (a worker, or a thread in block_on).
     runtime_core* rt = nullptr;
@@ -216,6 +218,10 @@ struct thread_context {
     struct poll_slot* watch = nullptr;
     /// This worker's write batch (src/send_batch.hpp), when it has one.
     send_batch* batch = nullptr;
+    /// The scheduler's generator while the driver of a current-thread
+    /// runtime built with rng_seed runs here (src/seeded_rng.hpp): unbiased
+    /// join and select passes start where it says. Null otherwise.
+    seeded_rng* rng = nullptr;
 };
 
 thread_context& this_thread_context() noexcept;
