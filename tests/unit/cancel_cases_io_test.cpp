@@ -1199,8 +1199,8 @@ struct io_copy : scenario {
     }
     weft::task<bool> step(int i) override {
         append(received, view(drain(b.peer)));
-        if (i < 4) {
-            bytes c = pattern(80 + static_cast<std::uint64_t>(i), 12000);
+        if (i < 3) {
+            bytes c = pattern(80 + static_cast<std::uint64_t>(i), 30000);
             send_all(a.peer, view(c));
             append(sent, view(c));
         } else if (!shut) {
