@@ -255,7 +255,8 @@ struct endpoint {
         if constexpr (K != kind::uds) ::close(peer);
     }
 
-    auto read(std::span<std::byte> b) {
+    // Wrappers, not coroutines: they hand out the object's own task.
+    WEFT_CORO_WRAPPER weft::task<weft::io::result<std::size_t>> read(std::span<std::byte> b) {
         if constexpr (K == kind::tcp)
             return tcp.read(b);
         else if constexpr (K == kind::uds)
@@ -263,7 +264,7 @@ struct endpoint {
         else
             return rd.read(b);
     }
-    auto read_exact(std::span<std::byte> b) {
+    WEFT_CORO_WRAPPER weft::task<weft::io::result<void>> read_exact(std::span<std::byte> b) {
         if constexpr (K == kind::tcp)
             return tcp.read_exact(b);
         else if constexpr (K == kind::uds)
@@ -271,7 +272,8 @@ struct endpoint {
         else
             return rd.read_exact(b);
     }
-    auto write(std::span<const std::byte> b) {
+    WEFT_CORO_WRAPPER weft::task<weft::io::result<std::size_t>>
+    write(std::span<const std::byte> b) {
         if constexpr (K == kind::tcp)
             return tcp.write(b);
         else if constexpr (K == kind::uds)
