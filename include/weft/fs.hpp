@@ -35,17 +35,28 @@ namespace weft::fs {
 /// The whole file, as bytes.
 ///
 ///   auto bytes = co_await weft::fs::read("image.png");
+///
+/// Cancel safety (`fs::read`): cancel safe. The file is not changed; the
+/// read may still run to its end on the blocking pool, and its result is dropped.
 task<io::result<std::vector<std::byte>>> read(std::filesystem::path path);
 
 /// The whole file, as text (no encoding check).
 ///
 ///   auto s = co_await weft::fs::read_to_string("notes.txt");
+///
+/// Cancel safety (`fs::read_to_string`): cancel safe. The file is not
+/// changed; the read may still run to its end on the blocking pool, and its
+/// result is dropped.
 task<io::result<std::string>> read_to_string(std::filesystem::path path);
 
 /// Creates or truncates the file and writes `data` to it.
 ///
 ///   auto r = co_await weft::fs::write("out.txt", std::string("hello\n"));
 ///   if (!r) log(r.message());
+///
+/// Cancel safety (`fs::write`): not cancel safe. A call the pool has taken
+/// cannot be stopped: after a cancel the file still ends fully written (or
+/// untouched if the call never ran), and the caller does not learn which.
 task<io::result<void>> write(std::filesystem::path path, std::string data);
 /// Same, for bytes.
 task<io::result<void>> write(std::filesystem::path path, std::vector<std::byte> data);
@@ -65,18 +76,29 @@ struct metadata_t {
 ///
 ///   auto m = co_await weft::fs::metadata("data.bin");
 ///   if (m && m->is_file) std::printf("%ju bytes\n", m->size);
+///
+/// Cancel safety (`fs::metadata`): cancel safe. Nothing is changed; the
+/// call may still run on the blocking pool, and its result is dropped.
 task<io::result<metadata_t>> metadata(std::filesystem::path path);
 
 /// Creates the directory and any missing parents; an existing directory is
 /// not an error.
 ///
 ///   co_await weft::fs::create_dir_all("cache/v1/blobs");
+///
+/// Cancel safety (`fs::create_dir_all`): not cancel safe. The directories
+/// may still be created after the cancel (the call runs to its end on the
+/// blocking pool); the caller does not learn whether they were.
 task<io::result<void>> create_dir_all(std::filesystem::path path);
 
 /// Removes a file (not a directory). A missing file is an error
 /// (std::errc::no_such_file_or_directory), as with Tokio.
 ///
 ///   co_await weft::fs::remove_file("stale.lock");
+///
+/// Cancel safety (`fs::remove_file`): not cancel safe. The file may still
+/// be removed after the cancel (the call runs to its end on the blocking
+/// pool); the caller does not learn whether it was.
 task<io::result<void>> remove_file(std::filesystem::path path);
 
 } // namespace weft::fs

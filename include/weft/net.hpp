@@ -141,8 +141,12 @@ class read_half {
 public:
     read_half() = default;
     /// As tcp_stream::read.
+    /// Cancel safety (`net::read_half::read`): cancel safe. A cancel loses nothing: bytes not yet
+    /// returned stay in the socket.
     task<io::result<std::size_t>> read(std::span<std::byte> buf);
     /// As tcp_stream::read_exact.
+    /// Cancel safety (`net::read_half::read_exact`): not cancel safe. The bytes read before the
+    /// cancel are in `buf`, but the caller does not learn how many; the rest stays in the socket.
     task<io::result<void>> read_exact(std::span<std::byte> buf);
     const std::shared_ptr<detail::socket_io>& io() const noexcept { return io_; }
 
@@ -163,11 +167,14 @@ public:
     write_half& operator=(write_half&& o) noexcept;
     ~write_half();
     /// As tcp_stream::write.
+    /// Cancel safety (`net::write_half::write`): cancel safe. A cancelled write sent nothing.
     task<io::result<std::size_t>> write(std::span<const std::byte> buf);
     WEFT_CORO_WRAPPER task<io::result<std::size_t>> write(std::string_view s) {
         return write(io::bytes(s));
     }
     /// As tcp_stream::write_all.
+    /// Cancel safety (`net::write_half::write_all`): not cancel safe. The peer may have received a
+    /// prefix of `buf` (no byte twice); the caller does not learn how long.
     write_all_op write_all(std::span<const std::byte> buf) noexcept {
         return write_all_op(io_.get(), buf);
     }
@@ -191,10 +198,26 @@ public:
     ///
     ///   char buf[4096];
     ///   auto n = co_await s.read(weft::io::buffer(buf));
+    ///
+    /// Cancel safety (`net::tcp_stream::read`): cancel safe. A cancel loses nothing: bytes not yet
+    /// returned stay in the socket.
+    ///
+    /// Cancel safety (`net::unix_stream::read`): cancel safe. A cancel loses nothing: bytes not yet
+    /// returned stay in the socket.
     task<io::result<std::size_t>> read(std::span<std::byte> buf);
     /// Fills `buf`; io::error::unexpected_eof if the stream ends first.
+    ///
+    /// Cancel safety (`net::tcp_stream::read_exact`): not cancel safe. The bytes read before the
+    /// cancel are in `buf`, but the caller does not learn how many; the rest stays in the socket.
+    ///
+    /// Cancel safety (`net::unix_stream::read_exact`): not cancel safe. The bytes read before the
+    /// cancel are in `buf`, but the caller does not learn how many; the rest stays in the socket.
     task<io::result<void>> read_exact(std::span<std::byte> buf);
     /// Writes some of `buf` (at least one byte unless it is empty).
+    ///
+    /// Cancel safety (`net::tcp_stream::write`): cancel safe. A cancelled write sent nothing.
+    ///
+    /// Cancel safety (`net::unix_stream::write`): cancel safe. A cancelled write sent nothing.
     task<io::result<std::size_t>> write(std::span<const std::byte> buf);
     WEFT_CORO_WRAPPER task<io::result<std::size_t>> write(std::string_view s) {
         return write(io::bytes(s));
@@ -205,6 +228,12 @@ public:
     ///
     /// The bytes must stay alive until the co_await finishes (as for every
     /// operation here); the stream too.
+    ///
+    /// Cancel safety (`net::tcp_stream::write_all`): not cancel safe. The peer may have received a
+    /// prefix of `buf` (no byte twice); the caller does not learn how long.
+    ///
+    /// Cancel safety (`net::unix_stream::write_all`): not cancel safe. The peer may have received a
+    /// prefix of `buf` (no byte twice); the caller does not learn how long.
     write_all_op write_all(std::span<const std::byte> buf) noexcept {
         return write_all_op(io_.get(), buf);
     }
@@ -235,6 +264,9 @@ class tcp_stream : public stream_base {
 public:
     tcp_stream() = default;
     /// Connects to "ip:port"; refused, unreachable... are errors naming the address.
+    ///
+    /// Cancel safety (`net::tcp_stream::connect`): cancel safe. A cancel closes the half-open
+    /// socket: no connection is left behind.
     static task<io::result<tcp_stream>> connect(std::string_view addr);
     static task<io::result<tcp_stream>> connect(socket_address addr);
     /// Adopts a connected socket descriptor (made non-blocking here).
@@ -265,6 +297,9 @@ public:
     static io::result<tcp_listener> bind(const socket_address& addr);
 
     /// Waits for a connection; gives the stream and the peer's address.
+    ///
+    /// Cancel safety (`net::tcp_listener::accept`): cancel safe. A cancel loses nothing: a
+    /// connection not yet accepted stays in the backlog for the next accept.
     task<io::result<std::pair<tcp_stream, socket_address>>> accept();
     io::result<socket_address> local_addr() const;
     bool is_open() const noexcept { return io_ != nullptr; }
@@ -290,8 +325,13 @@ public:
     io::result<void> connect(const socket_address& peer);
     task<io::result<std::size_t>> send_to(std::span<const std::byte> buf, socket_address to);
     /// Receives one datagram (truncated to buf.size()); gives its size and sender.
+    ///
+    /// Cancel safety (`net::udp_socket::recv_from`): cancel safe. A cancel loses nothing: a
+    /// datagram not yet received stays queued for the next receive.
     task<io::result<std::pair<std::size_t, socket_address>>> recv_from(std::span<std::byte> buf);
     task<io::result<std::size_t>> send(std::span<const std::byte> buf);
+    /// Cancel safety (`net::udp_socket::recv`): cancel safe. A cancel loses nothing: a datagram not
+    /// yet received stays queued for the next receive.
     task<io::result<std::size_t>> recv(std::span<std::byte> buf);
     io::result<socket_address> local_addr() const;
     int native_handle() const noexcept;
@@ -325,6 +365,8 @@ class unix_listener {
 public:
     unix_listener() = default;
     static io::result<unix_listener> bind(std::string path);
+    /// Cancel safety (`net::unix_listener::accept`): cancel safe. A cancel loses nothing: a
+    /// connection not yet accepted stays in the backlog for the next accept.
     task<io::result<unix_stream>> accept();
     int native_handle() const noexcept;
 
@@ -341,6 +383,9 @@ private:
 ///   auto addrs = co_await weft::net::lookup_host("localhost:8080");
 ///   if (!addrs) { std::puts(addrs.message().c_str()); co_return; }
 ///   auto s = co_await weft::net::tcp_stream::connect(addrs->front());
+///
+/// Cancel safety (`net::lookup_host`): cancel safe. The lookup may still finish on the blocking
+/// pool; its result is dropped.
 task<io::result<std::vector<socket_address>>> lookup_host(std::string host_port);
 
 /// The category of getaddrinfo's EAI_* errors from lookup_host.

@@ -46,6 +46,10 @@ public:
     ~signal_stream();
 
     /// Waits for the next delivery (several pending deliveries count as one).
+    ///
+    /// Cancel safety (`signal::signal_stream::recv`): cancel safe. A delivery
+    /// that the cancelled recv() did not return is seen by the next recv()
+    /// of the same stream.
     task<> recv();
     int signum() const noexcept { return signum_; }
 
@@ -73,6 +77,11 @@ io::result<signal_stream> unix_signal(int signum);
 ///       co_await std::move(stop);
 ///       token.cancel();
 ///   });
+///
+/// Cancel safety (`signal::ctrl_c`): not cancel safe. The listener lives in
+/// the returned task: a SIGINT that arrived after ctrl_c() was called and
+/// that the cancelled task had not returned is lost with it (a new ctrl_c()
+/// sees only later ones).
 task<io::result<void>> ctrl_c();
 
 } // namespace weft::signal
