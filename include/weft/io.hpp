@@ -26,7 +26,7 @@
 // Cancellation (an abort, or a timeout/select that abandons the operation)
 // lands at a suspension point, i.e. while an inner read or write waits; an
 // inner read or write cancelled there has taken or sent nothing (net.hpp).
-// Each adaptor below says in a "Cancel safety:" line what a cancelled call
+// Each adaptor below says in a "Cancel safety" line what a cancelled call
 // keeps, in Tokio's terms: "cancel safe" (nothing is lost or repeated when
 // it is called again) or "not cancel safe" (followed by what is lost). The
 // rule behind the cancel-safe ones: progress is recorded in the adaptor (or
@@ -217,7 +217,7 @@ concept async_write = requires(W& w, std::span<const std::byte> b) {
 
 /// Reads into all of `buf`; io::error::unexpected_eof if the stream ends first.
 ///
-/// Cancel safety: not cancel safe: the bytes already read are in a prefix
+/// Cancel safety (`io::read_exact`): not cancel safe. The bytes already read are in a prefix
 /// of `buf` but their count is not reported, so the stream position is
 /// unknown (as Tokio's read_exact). The overload with `done` is cancel safe.
 ///
@@ -238,8 +238,8 @@ task<result<void>> read_exact(R& r, std::span<std::byte> buf) {
 /// adding each read's count to `done` as it returns, until done ==
 /// buf.size(). Call it again with the same `buf` and `done` to go on.
 ///
-/// Cancel safety: cancel safe: a cancelled call leaves `done` bytes of
-/// `buf` read and nothing else taken from the stream.
+/// Cancel safety (`io::read_exact (with done)`): cancel safe. A cancelled call leaves `done` bytes
+/// of `buf` read and nothing else taken from the stream.
 ///
 ///   std::size_t done = 0;
 ///   auto r = co_await weft::time::timeout(1s, weft::io::read_exact(s, frame, done));
@@ -278,7 +278,7 @@ task<result<std::size_t>> read_append(R& r, C& out) {
 /// it appended (Tokio's read_to_end). On an error, `out` keeps what was read
 /// before it.
 ///
-/// Cancel safety: cancel safe: every byte read before the cancel stays
+/// Cancel safety (`io::read_to_end`): cancel safe. Every byte read before the cancel stays
 /// appended to `out` (the count is not reported; out.size() tells it).
 ///
 ///   std::vector<std::byte> body;
@@ -291,7 +291,7 @@ WEFT_CORO_WRAPPER task<result<std::size_t>> read_to_end(R& r, std::vector<std::b
 /// read_to_end into a std::string (bytes as they are; no encoding check,
 /// unlike Tokio's read_to_string).
 ///
-/// Cancel safety: cancel safe: as read_to_end, the bytes read stay in `out`.
+/// Cancel safety (`io::read_to_string`): cancel safe. As read_to_end, the bytes read stay in `out`.
 ///
 ///   std::string reply;
 ///   if (auto n = co_await weft::io::read_to_string(stream, reply); !n) log(n.message());
@@ -302,7 +302,7 @@ WEFT_CORO_WRAPPER task<result<std::size_t>> read_to_string(R& r, std::string& ou
 
 /// Writes all of `buf`; io::error::write_zero if the writer takes nothing.
 ///
-/// Cancel safety: not cancel safe: the bytes already written are not
+/// Cancel safety (`io::write_all`): not cancel safe. The bytes already written are not
 /// reported, so how much of `buf` went out is unknown, and writing `buf`
 /// again repeats them (as Tokio's write_all). The overload with `done` is
 /// cancel safe.
@@ -323,7 +323,7 @@ task<result<void>> write_all(W& w, std::span<const std::byte> buf) {
 /// each write's count to `done` as it returns, until done == buf.size().
 /// Call it again with the same `buf` and `done` to go on.
 ///
-/// Cancel safety: cancel safe: a cancelled call has sent exactly
+/// Cancel safety (`io::write_all (with done)`): cancel safe. A cancelled call has sent exactly
 /// buf[0..done); nothing is repeated when it is called again.
 ///
 ///   std::size_t done = 0;
@@ -342,7 +342,7 @@ task<result<void>> write_all(W& w, std::span<const std::byte> buf, std::size_t& 
 /// Copies `r` to `w` until `r` ends (Tokio's io::copy); gives the number of
 /// bytes copied. Uses an 8 KiB buffer; flushes `w` at the end if it can.
 ///
-/// Cancel safety: not cancel safe: up to 8 KiB read from `r` but not yet
+/// Cancel safety (`io::copy`): not cancel safe. Up to 8 KiB read from `r` but not yet
 /// written to `w` are lost with the call's buffer, and the count copied so
 /// far is not reported (as Tokio's copy).
 ///
@@ -382,8 +382,8 @@ public:
     /// Reads what is buffered, or refills the buffer once (a read larger than
     /// the buffer with an empty buffer goes straight to the reader).
     ///
-    /// Cancel safety: cancel safe: a cancelled read took nothing; bytes that
-    /// reached the buffer stay there for the next call.
+    /// Cancel safety (`io::buf_reader::read`): cancel safe. A cancelled read took nothing; bytes
+    /// that reached the buffer stay there for the next call.
     task<result<std::size_t>> read(std::span<std::byte> out) {
         if (pos_ == end_ && out.size() >= cap_) co_return co_await inner_.read(out);
         if (pos_ == end_) {
@@ -424,20 +424,18 @@ public:
     /// Appends bytes up to and including `delim` to `out`; gives how many
     /// were appended by this call (0 at the end of the stream).
     ///
-    /// Cancel safety: cancel safe: the bytes of a partial line read before
-    /// the cancel stay appended to `out` (the rest stays buffered or in the
-    /// stream); calling again with the same `out` completes the line (as
-    /// Tokio's read_until).
+    /// Cancel safety (`io::buf_reader::read_until`): cancel safe. The bytes of a partial line read
+    /// before the cancel stay appended to `out` (the rest stays buffered or in the stream); calling
+    /// again with the same `out` completes the line (as Tokio's read_until).
     read_until_op read_until(char delim, std::string& out) noexcept {
         return read_until_op(this, delim, &out);
     }
 
     /// read_until('\n').
     ///
-    /// Cancel safety: cancel safe: as read_until, a partial line stays in
-    /// `out` and calling again with the same `out` completes it. (Tokio's
-    /// read_line is not cancel safe because it checks UTF-8; this one does
-    /// not check.)
+    /// Cancel safety (`io::buf_reader::read_line`): cancel safe. As read_until, a partial line
+    /// stays in `out` and calling again with the same `out` completes it. (Tokio's read_line is not
+    /// cancel safe because it checks UTF-8; this one does not check.)
     read_until_op read_line(std::string& out) noexcept { return read_until('\n', out); }
 
     R& get_ref() noexcept { return inner_; }
@@ -511,8 +509,8 @@ public:
     /// after the flush, in one write: like a stream's write it may take only
     /// part of `in` and gives how much (io::write_all takes all of it).
     ///
-    /// Cancel safety: cancel safe: a cancelled write took nothing of `in`;
-    /// buffered bytes its flush sent are gone from the buffer, the rest stay.
+    /// Cancel safety (`io::buf_writer::write`): cancel safe. A cancelled write took nothing of
+    /// `in`; buffered bytes its flush sent are gone from the buffer, the rest stay.
     task<result<std::size_t>> write(std::span<const std::byte> in) {
         if (len_ + in.size() > cap_) {
             result<void> f = co_await flush_buffer();
@@ -526,9 +524,9 @@ public:
 
     /// Writes out what is buffered, then flushes the writer if it can.
     ///
-    /// Cancel safety: cancel safe: the bytes sent before the cancel are gone
-    /// from the buffer (buffered() counts the rest); the next flush sends
-    /// the rest, nothing twice.
+    /// Cancel safety (`io::buf_writer::flush`): cancel safe. The bytes sent before the cancel are
+    /// gone from the buffer (buffered() counts the rest); the next flush sends the rest, nothing
+    /// twice.
     task<result<void>> flush() {
         result<void> r = co_await flush_buffer();
         if (!r) co_return r;

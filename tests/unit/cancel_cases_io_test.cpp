@@ -1128,6 +1128,51 @@ struct io_write_all : stream_write_all<kind::uds> {
 };
 WEFT_CANCEL_CASE("io::write_all", unsafe, io_write_all);
 
+// io::read_exact with `done`: cancel safe. buf[0, done) holds exactly the
+// bytes read; the stream holds exactly the rest.
+struct io_read_exact_done : stream_read_exact<kind::uds> {
+    std::size_t done = 0;
+    weft::task<> op() override {
+        auto r = co_await weft::io::read_exact(e.ux, std::span<std::byte>(buf), done);
+        ok = r.has_value();
+    }
+    weft::task<> check(bool completed) override {
+        EXPECT_EQ(completed, ok);
+        if (completed) {
+            EXPECT_EQ(done, sizeof buf);
+        }
+        bytes in_buf(buf, buf + std::min(done, sizeof buf));
+        EXPECT_TRUE(starts_with(sent, 0, in_buf, in_buf.size()))
+            << "buf[0, done) is not the start of the stream";
+        bytes rest = co_await read_rest(e);
+        EXPECT_EQ(done + rest.size(), sent.size()) << "`done` miscounts: bytes lost or read twice";
+        EXPECT_TRUE(starts_with(sent, done, rest, rest.size()));
+    }
+};
+WEFT_CANCEL_CASE("io::read_exact (with done)", safe, io_read_exact_done);
+
+// io::write_all with `done`: cancel safe. The peer got exactly data[0, done).
+struct io_write_all_done : stream_writer_base<kind::uds> {
+    std::size_t done = 0;
+    bool ok = false;
+    weft::task<> op() override {
+        auto r = co_await weft::io::write_all(e.ux, view(data), done);
+        ok = r.has_value();
+    }
+    weft::task<> check(bool completed) override {
+        EXPECT_EQ(completed, ok);
+        auto mid = co_await written_between();
+        if (!mid) co_return;
+        EXPECT_EQ(mid->size(), done) << "`done` does not count what the peer received";
+        EXPECT_TRUE(starts_with(data, 0, *mid, mid->size()))
+            << "the peer did not receive a prefix of the data";
+        if (completed) {
+            EXPECT_EQ(done, data.size());
+        }
+    }
+};
+WEFT_CANCEL_CASE("io::write_all (with done)", safe, io_write_all_done);
+
 // read_to_end / read_to_string: cancel safe. Chunks arrive one per step,
 // then the end of the stream; bytes appended before the cancel stay in
 // `out`, the rest is still readable.
