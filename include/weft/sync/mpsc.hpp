@@ -579,18 +579,15 @@ public:
 
     /// Sends `v`, waiting while the channel is full. Gives success, or
     /// send_error<T> holding `v` when the receiver is dropped or closed.
-    /// Cancel safe: if the send is cancelled (its task aborted, or a timeout
-    /// or select abandons it) before it completed, `v` is destroyed with the
-    /// awaiter and never received, even if a slot had been granted to it
-    /// meanwhile: that slot goes to the next waiting sender. Only the queue
-    /// position is lost. A send that completed reports success to its task.
     ///
     ///   auto r = co_await tx.send(42);
     ///   if (!r) std::printf("not sent: %d\n", r.error().value);
     ///
-    /// Cancel safety (`sync::mpsc::sender::send`): cancel safe. If cancelled before it completed,
-    /// nothing was sent: the value is destroyed with the operation, also when the cancel (an abort)
-    /// was requested while a slot was being handed to it.
+    /// Cancel safety (`sync::mpsc::sender::send`): cancel safe. If the send is cancelled (its task
+    /// aborted, or a timeout or select abandons it) before it completed, `v` is destroyed with the
+    /// awaiter and never received, even if a slot had been granted to it meanwhile: that slot goes
+    /// to the next waiting sender. Only the queue position is lost. A send that completed reports
+    /// success to its task.
     [[nodiscard]] send_awaiter send(T v) { return send_awaiter(this->c_, std::move(v)); }
 
     /// Awaiter of reserve().
@@ -676,16 +673,15 @@ public:
     };
 
     /// Waits for a free slot and reserves it: gives a permit, or nullopt when
-    /// the receiver is dropped or closed. Cancel safe: a reserve cancelled
-    /// before it resumed gives no permit, and a slot granted to it meanwhile
-    /// goes to the next waiting sender. Only the queue position is lost.
+    /// the receiver is dropped or closed.
     ///
     ///   auto p = co_await tx.reserve();
     ///   if (!p) co_return;                 // closed
     ///   p->send(build_expensive_message()); // built only once room exists
     ///
-    /// Cancel safety (`sync::mpsc::sender::reserve`): cancel safe. A slot granted to a cancelled
-    /// reserve goes to the next waiting sender.
+    /// Cancel safety (`sync::mpsc::sender::reserve`): cancel safe. A reserve cancelled before it
+    /// resumed gives no permit, and a slot granted to it meanwhile goes to the next waiting sender.
+    /// Only the queue position is lost.
     [[nodiscard]] reserve_awaiter reserve() noexcept { return reserve_awaiter(this->c_); }
 
     /// The channel's capacity.
