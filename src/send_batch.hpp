@@ -135,7 +135,9 @@ private:
 /// The socket write loops (src/net.cpp) use it for every send.
 class send_awaiter : public awaitable_tag {
 public:
-    static constexpr await_kind weft_await_kind = await_kind::io_readiness;
+    // Its own kind: poll_task recognises a task suspended here whose write a
+    // flush already performed (see "Cancellation and lifetime" above).
+    static constexpr await_kind weft_await_kind = await_kind::socket_send;
     send_awaiter(send_batch* b, int fd, std::span<const std::byte> buf) noexcept : b_(b) {
         node_.fd = fd;
         node_.data = buf.data();

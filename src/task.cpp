@@ -73,6 +73,29 @@ void cancel(task_header* t) noexcept {
     complete(t);
 }
 
+// Whether `t` (aborted, popped, RUNNING held) is suspended in a batched
+// socket write that a flush has already performed: the wake for its current
+// suspension came (only the flush wakes a send_awaiter's suspension) and
+// its innermost coroutine awaits a send_awaiter (src/send_batch.hpp). The
+// bytes are in the kernel and their count is in the awaiter: destroying the
+// frames now would lose the count (the caller would send the bytes again,
+// issue 14). Tokio has no such window, since its write future makes the
+// system call inside the poll that returns the count; so the poller resumes
+// the write, and the abort lands at the task's next suspension (decision
+// 0042). Read only on the cancel path: no cost to an ordinary poll.
+bool delivers_completed_write(task_header* t) noexcept {
+    std::coroutine_handle<> h = woken_resume_point(t);
+    if (!h) return false;
+    // Every coroutine of a task's chain is a task<> coroutine whose promise
+    // sits at the offset of task_promise<void> (see peek_suspension).
+    std::uintptr_t w = std::coroutine_handle<task_promise<void>>::from_address(h.address())
+                           .promise()
+                           .await_site_word();
+    if ((w & await_site_tag) == 0 || sizeof(std::uintptr_t) != 8) return false;
+    return static_cast<await_kind>(static_cast<std::uint16_t>(w >> await_kind_shift)) ==
+           await_kind::socket_send;
+}
+
 } // namespace
 
 // An elapsed timeout: abandon the outermost timed-out work and give back
@@ -138,6 +161,8 @@ void poll_task(task_header* t) noexcept {
         dealloc(t);
         return;
     case to_running_result::cancelled:
+        // CANCELLED stays set: to_idle cancels at the next suspension.
+        if (delivers_completed_write(t)) break;
         cancel(t);
         return;
     case to_running_result::success:
