@@ -114,6 +114,10 @@ aborted_write classify_aborted(task_header* t) noexcept {
 // `t` is a task or a join/select branch (detail/branch.hpp).
 std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
     if (!(t->state.load(std::memory_order_acquire) & state_bits::interrupted)) return nullptr;
+    // A batched write that another worker's flush may be sending: leave
+    // INTERRUPTED set until the flush's wake has delivered the count (the
+    // woken write resumes before the interrupt is taken; decision 0042).
+    if (WEFT_UNLIKELY(classify_aborted(t) == aborted_write::wait_for_flush)) return nullptr;
     t->state.fetch_and(~state_bits::interrupted, std::memory_order_acq_rel);
     interrupt_scope* hit = nullptr;
     for (interrupt_scope* s = t->vtable->scopes(t); s != nullptr; s = s->prev)
