@@ -405,6 +405,8 @@ const char* await_kind_name(await_kind k) noexcept {
         return "branches";
     case await_kind::io_readiness:
         return "io readiness";
+    case await_kind::socket_send:
+        return "socket send";
     case await_kind::count_:
         break;
     }

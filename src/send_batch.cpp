@@ -155,6 +155,13 @@ void send_batch::cancel(batched_send& n) noexcept {
     // `dropped` releases the task reference outside the lock.
 }
 
+bool send_batch::holds(const task_header* t) noexcept {
+    std::lock_guard lk(mu_);
+    for (batched_send* n = head_; n != nullptr; n = n->next)
+        if (n->w.task() == t) return true;
+    return false;
+}
+
 void send_batch::submit(batched_send** nodes, std::size_t n) noexcept {
     // The submission queue is empty between flushes: every request of the
     // previous chunk was consumed and reaped.

@@ -52,6 +52,14 @@
 // lock; a wake-up for an awaiter already gone is stale, and the suspension
 // token makes it harmless (decision 0002). Only the owner thread enqueues
 // and flushes; any thread may cancel.
+//
+// An abort must not lose a write that a flush performed (decision 0042):
+// poll_task resumes an aborted task whose send_awaiter (await_kind
+// socket_send) the flush already woke, so the count reaches the caller and
+// the abort lands at the next suspension; and one whose write may be in
+// another worker's batch, flushed or about to be, goes idle (still
+// CANCELLED) until that flush wakes it. Only a write queued in the poller's
+// own batch, which no flush can be sending meanwhile, is withdrawn at once.
 #pragma once
 
 #include <atomic>
@@ -103,6 +111,9 @@ public:
     void enqueue(batched_send& n, std::coroutine_handle<> h);
     /// Withdraws `n` (no-op once a flush took it). Any thread.
     void cancel(batched_send& n) noexcept;
+    /// Whether a write of task `t` is queued here (a cold path: a walk of
+    /// the queue under the lock). Any thread.
+    bool holds(const task_header* t) noexcept;
     /// Sends everything queued and wakes the writers. Owner thread.
     /// Returns the number of tasks woken.
     std::size_t flush() noexcept;
@@ -135,7 +146,9 @@ private:
 /// The socket write loops (src/net.cpp) use it for every send.
 class send_awaiter : public awaitable_tag {
 public:
-    static constexpr await_kind weft_await_kind = await_kind::io_readiness;
+    // Its own kind: poll_task recognises a task suspended here whose write a
+    // flush already performed (see "Cancellation and lifetime" above).
+    static constexpr await_kind weft_await_kind = await_kind::socket_send;
     send_awaiter(send_batch* b, int fd, std::span<const std::byte> buf) noexcept : b_(b) {
         node_.fd = fd;
         node_.data = buf.data();

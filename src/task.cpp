@@ -8,6 +8,7 @@
 #include <string>
 
 #include "harness.hpp"
+#include "send_batch.hpp"
 #include "watchdog.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
@@ -73,6 +74,39 @@ void cancel(task_header* t) noexcept {
     complete(t);
 }
 
+// What poll_task does with an aborted task (popped, RUNNING held) that may
+// be suspended in a batched socket write (src/send_batch.hpp, decision
+// 0042). A flush that sends the bytes stores their count in the awaiter and
+// wakes the task; destroying the frames after that would lose the count
+// (the caller would send the bytes again, issue 14). Tokio has no such
+// window: its write future makes the system call in the poll that returns
+// the count. Read only on the cancel path: no cost to an ordinary poll.
+enum class aborted_write { none, deliver, wait_for_flush };
+
+aborted_write classify_aborted(task_header* t) noexcept {
+    std::coroutine_handle<> h = t->resume_point;
+    if (!h || sizeof(std::uintptr_t) != 8) return aborted_write::none;
+    // Every coroutine of a task's chain is a task<> coroutine whose promise
+    // sits at the offset of task_promise<void> (see peek_suspension).
+    std::uintptr_t w = std::coroutine_handle<task_promise<void>>::from_address(h.address())
+                           .promise()
+                           .await_site_word();
+    if ((w & await_site_tag) == 0 || static_cast<await_kind>(static_cast<std::uint16_t>(
+                                         w >> await_kind_shift)) != await_kind::socket_send)
+        return aborted_write::none;
+    // Only the flush wakes a send_awaiter's suspension: the write is done,
+    // and the task resumes with CANCELLED set, which to_idle acts on at
+    // the next suspension.
+    if (woken_resume_point(t)) return aborted_write::deliver;
+    // Not woken. In this thread's own batch, no flush can be sending it
+    // (only the owner flushes): withdraw it, as before.
+    send_batch* own = this_thread_context().batch;
+    if (own != nullptr && own->holds(t)) return aborted_write::none;
+    // In another worker's batch: that flush sends it, or is sending it
+    // right now, and will wake the task; wait for that wake.
+    return aborted_write::wait_for_flush;
+}
+
 } // namespace
 
 // An elapsed timeout: abandon the outermost timed-out work and give back
@@ -80,6 +114,10 @@ void cancel(task_header* t) noexcept {
 // `t` is a task or a join/select branch (detail/branch.hpp).
 std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
     if (!(t->state.load(std::memory_order_acquire) & state_bits::interrupted)) return nullptr;
+    // A batched write that another worker's flush may be sending: leave
+    // INTERRUPTED set until the flush's wake has delivered the count (the
+    // woken write resumes before the interrupt is taken; decision 0042).
+    if (WEFT_UNLIKELY(classify_aborted(t) == aborted_write::wait_for_flush)) return nullptr;
     t->state.fetch_and(~state_bits::interrupted, std::memory_order_acq_rel);
     interrupt_scope* hit = nullptr;
     for (interrupt_scope* s = t->vtable->scopes(t); s != nullptr; s = s->prev)
@@ -138,8 +176,25 @@ void poll_task(task_header* t) noexcept {
         dealloc(t);
         return;
     case to_running_result::cancelled:
-        cancel(t);
-        return;
+        switch (classify_aborted(t)) {
+        case aborted_write::none:
+            cancel(t);
+            return;
+        case aborted_write::deliver:
+            break; // CANCELLED stays set: to_idle cancels at the next suspension
+        case aborted_write::wait_for_flush:
+            switch (state_of(t).to_idle_keep_cancelled()) {
+            case to_idle_result::ok_notified:
+                t->sched->schedule(t, true);
+                return;
+            case to_idle_result::ok_dealloc: // not reached: the waker holds a reference
+                dealloc(t);
+                return;
+            default:
+                return;
+            }
+        }
+        break;
     case to_running_result::success:
         break;
     }

@@ -8,13 +8,19 @@
 // run every socket test on both runtimes with and without batching as well.
 #include <gtest/gtest.h>
 #include <linux/io_uring.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <vector>
 #include <weft/weft.hpp>
+
+#include "runtimes.hpp"
 
 namespace {
 
@@ -282,4 +288,70 @@ TEST(WriteBatch, MultiThreadOffMeansNoBatch) {
     EXPECT_EQ(rt.metrics().io_batched_writes, 0u);
     EXPECT_EQ(rt.metrics().io_write_batches, 0u);
     EXPECT_EQ(rt.metrics().core_yields, 0u);
+}
+
+// Issue 14: a batched write that a flush performed but whose task was
+// aborted before it resumed lost its count (the frames were destroyed at
+// the write), so a caller that records progress after each write (as
+// io::buf_writer::flush does) would send those bytes again. As in Tokio,
+// where the write's system call and its Ready are one poll, the count now
+// reaches the code after the write, and the abort lands at the next
+// suspension (decision 0042). An aborter aborts the writer once the peer
+// holds its bytes: on the current-thread runtime the writer then waits,
+// woken by the flush, behind the aborter (the failing interleaving, every
+// time); on the multi-thread one it may have run already. Either way every
+// byte the peer got must have been reported to the writer's caller.
+class WriteBatchAbort : public ::testing::TestWithParam<weft_test::flavor> {};
+WEFT_INSTANTIATE_IO_FLAVORS(WriteBatchAbort);
+
+TEST_P(WriteBatchAbort, AWriteTheFlushSentReachesItsCallerBeforeTheAbortLands) {
+    weft::runtime rt = weft_test::make_runtime(GetParam());
+    rt.block_on([]() -> weft::task<> {
+        connected_pair p = co_await connect_pair();
+        std::size_t reported = 0; // what the writer's caller saw sent
+        auto writer = weft::spawn(
+            [](weft::net::tcp_stream* s, std::size_t* reported) -> weft::task<> {
+                auto n = co_await s->write("sent once");
+                EXPECT_TRUE(n.has_value()) << n.message();
+                if (n.has_value()) *reported = n.value();
+                co_await weft::time::sleep(std::chrono::hours(1)); // the abort lands here
+                ADD_FAILURE() << "the aborted writer went past its next suspension";
+            },
+            &p.server, &reported);
+        // Two aborters wake each other, so the current-thread run queue is
+        // never empty: the round ends at event_interval polls with one of
+        // them queued, and the flush queues the writer behind it. (A task
+        // that yields would wait until after the writer: decision 0040.)
+        struct aborters {
+            weft::sync::notify turn[2];
+            weft::abort_handle writer;
+            int peer;
+            std::atomic<bool> done{false};
+        } st{{}, writer.abort_handle(), p.client.native_handle()};
+        auto aborter = [](aborters* st, int me) -> weft::task<> {
+            for (int i = 0; i < 1000000 && !st->done.load(); ++i) {
+                char c;
+                if (::recv(st->peer, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+                    st->writer.abort();
+                    st->done.store(true);
+                    break;
+                }
+                st->turn[1 - me].notify_one();
+                co_await st->turn[me].notified();
+            }
+            st->turn[1 - me].notify_one(); // let the other one see `done`
+        };
+        auto a0 = weft::spawn(aborter, &st, 0);
+        auto a1 = weft::spawn(aborter, &st, 1);
+        (void)co_await a0;
+        (void)co_await a1;
+        EXPECT_TRUE(st.done.load()) << "the write never reached the peer";
+        auto r = co_await writer;
+        EXPECT_TRUE(!r.has_value() && r.error().is_cancelled());
+        int avail = -1;
+        EXPECT_EQ(::ioctl(st.peer, FIONREAD, &avail), 0);
+        EXPECT_EQ(static_cast<std::size_t>(avail), reported)
+            << "the peer got bytes that the writer's caller never saw sent";
+        EXPECT_EQ(reported, 9u);
+    });
 }

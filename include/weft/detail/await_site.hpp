@@ -58,6 +58,7 @@ enum class await_kind : std::uint16_t {
     join_next,      // join_set::join_next()
     branches,       // join / select waiting for their branches
     io_readiness,   // a socket waiting to become readable or writable
+    socket_send,    // a socket write waiting for its thread's batch (send_batch.hpp)
     count_
 };
 

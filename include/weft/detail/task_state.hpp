@@ -38,6 +38,8 @@
 //   to_idle_after_peek
 //                     the dump's RUNNING -> idle: as to_idle, but an abort
 //                     that arrived meanwhile reschedules the task instead.
+//   to_idle_keep_cancelled
+//                     an aborted task waits for a flush's wake (decision 0042).
 //   to_complete       RUNNING -> COMPLETE.
 //   notified_by_val   a waker fires and gives up its reference.
 //   notified_by_ref   a waker fires and keeps its reference.
@@ -161,6 +163,32 @@ struct task_state {
             to_idle_result r;
             if (s & (notified | cancelled)) {
                 next |= notified; // the peek's reference becomes the queue entry's
+                r = to_idle_result::ok_notified;
+            } else {
+                next -= ref_one;
+                r = ref_count(next) == 0 ? to_idle_result::ok_dealloc : to_idle_result::ok;
+            }
+            if (word.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed))
+                return r;
+        }
+    }
+
+    // RUNNING -> idle with CANCELLED kept: an aborted task whose batched
+    // write another worker's flush may be sending waits for that flush's
+    // wake (task.cpp, decision 0042). As to_idle otherwise: a wake that
+    // came meanwhile keeps the queue reference (reschedule).
+    [[nodiscard]] to_idle_result to_idle_keep_cancelled() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_relaxed);
+        for (;;) {
+            WEFT_ASSERT((s & (running | complete)) == running,
+                        "to_idle_keep_cancelled: the poller holds RUNNING");
+            WEFT_ASSERT(ref_count(s) != 0,
+                        "to_idle_keep_cancelled: the poller holds the queue entry's reference");
+            std::uint64_t next = s & ~running;
+            to_idle_result r;
+            if (s & notified) {
                 r = to_idle_result::ok_notified;
             } else {
                 next -= ref_one;
