@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -113,7 +113,8 @@ run_outcome run_once(const cancel_case& c, way w, int k, bool& steps_ran_out) {
             weft::join_handle<bool> canceller = weft::spawn(
                 [](way w, weft::abort_handle target, weft::sync::notify* trigger, bool* started,
                    scenario* sp) -> weft::task<bool> {
-                    while (!*started) co_await weft::yield_now();
+                    while (!*started)
+                        co_await weft::yield_now();
                     bool pending = !target.is_finished();
                     if (pending) {
                         co_await cancel_in(w, target, trigger);
@@ -210,12 +211,16 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-safety parse_class(const std::string& s) {
-    return s.rfind("not", 0) == 0 ? safety::unsafe : safety::safe;
-}
-
 const char* class_name(safety s) {
     return s == safety::safe ? "cancel safe" : "not cancel safe";
+}
+
+/// Reads "cancel safe" or "not cancel safe" at `at` (no std::regex: GCC 12
+/// warns inside <regex> at -O2 with ASan, docs/compiler-traps.md).
+std::optional<safety> class_at(const std::string& text, std::size_t at) {
+    if (text.compare(at, 15, "not cancel safe") == 0) return safety::unsafe;
+    if (text.compare(at, 11, "cancel safe") == 0) return safety::safe;
+    return std::nullopt;
 }
 
 /// Rows `| `name` | cancel safe | ... |` of the guide's table.
@@ -223,30 +228,40 @@ std::map<std::string, safety> table_entries() {
     std::string text = read_file(std::string(WEFT_SOURCE_DIR) + "/docs/guide/11-cancel-safety.md");
     EXPECT_FALSE(text.empty()) << "docs/guide/11-cancel-safety.md is missing";
     std::map<std::string, safety> out;
-    std::regex row(R"(^\|\s*`([^`]+)`\s*\|\s*(cancel safe|not cancel safe)\s*\|)");
     std::istringstream lines(text);
     for (std::string line; std::getline(lines, line);) {
-        std::smatch m;
-        if (std::regex_search(line, m, row)) {
-            EXPECT_TRUE(out.emplace(m[1], parse_class(m[2])).second)
-                << "the table lists " << m[1] << " twice";
-        }
+        if (line.rfind("| `", 0) != 0) continue;
+        std::size_t end = line.find('`', 3);
+        if (end == std::string::npos) continue;
+        std::size_t cell = line.find_first_not_of(' ', line.find('|', end) + 1);
+        if (cell == std::string::npos) continue;
+        std::optional<safety> cls = class_at(line, cell);
+        if (!cls) continue;
+        std::string name = line.substr(3, end - 3);
+        EXPECT_TRUE(out.emplace(name, *cls).second) << "the table lists " << name << " twice";
     }
     return out;
 }
 
 /// `Cancel safety (`name`): cancel safe.` lines of the public headers.
 std::map<std::string, safety> header_entries() {
+    static const std::string tag = "Cancel safety (`";
     std::map<std::string, safety> out;
-    std::regex line_re(R"(Cancel safety \(`([^`]+)`\): (cancel safe|not cancel safe))");
     std::filesystem::path inc = std::filesystem::path(WEFT_SOURCE_DIR) / "include" / "weft";
     for (const auto& e : std::filesystem::recursive_directory_iterator(inc)) {
         if (!e.is_regular_file() || e.path().extension() != ".hpp") continue;
         std::string text = read_file(e.path().string());
-        for (auto it = std::sregex_iterator(text.begin(), text.end(), line_re);
-             it != std::sregex_iterator(); ++it) {
-            EXPECT_TRUE(out.emplace((*it)[1], parse_class((*it)[2])).second)
-                << "two headers document " << (*it)[1];
+        for (std::size_t at = text.find(tag); at != std::string::npos;
+             at = text.find(tag, at + 1)) {
+            std::size_t name_at = at + tag.size();
+            std::size_t end = text.find("`): ", name_at);
+            if (end == std::string::npos) continue;
+            std::optional<safety> cls = class_at(text, end + 4);
+            EXPECT_TRUE(cls.has_value())
+                << e.path() << ": a \"Cancel safety\" line without a class";
+            if (!cls) continue;
+            std::string name = text.substr(name_at, end - name_at);
+            EXPECT_TRUE(out.emplace(name, *cls).second) << "two headers document " << name;
         }
     }
     return out;
