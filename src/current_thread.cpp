@@ -79,10 +79,12 @@ public:
         thread_context& ctx = this_thread_context();
         if (ctx.rt == this && ctx.worker == this) {
             // ctx.yielded: the task suspended in a yield, and waits for the
-            // next driver poll. One merely woken during its own poll also
-            // comes as is_yield: it is not deferred, but a seeded run holds
-            // it in yielded_ until the local queue is empty.
-            if (is_yield && ctx.yielded) {
+            // next driver poll. Only while a socket is registered: timers
+            // fire after every round anyway, so without sockets the wait
+            // would buy nothing (decision 0040). One merely woken during its
+            // own poll also comes as is_yield: it is not deferred, but a
+            // seeded run holds it in yielded_ until the local queue is empty.
+            if (is_yield && ctx.yielded && io_->registered() != 0) {
                 deferred_.push(t);
             } else if (Seeded && is_yield) {
                 yielded_.push(t);
