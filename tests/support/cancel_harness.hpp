@@ -85,6 +85,21 @@ struct scenario {
     virtual weft::task<> check(bool completed) = 0;
 };
 
+/// A scenario whose outside world takes one synchronous action (a send, a
+/// notify, a release), then none: the shape of most cases. `steps` says
+/// whether it was taken, for check().
+struct one_step_scenario : scenario {
+    int steps = 0;
+    /// The action.
+    virtual void act() = 0;
+    weft::task<bool> step(int i) final {
+        if (i > 0) co_return false;
+        ++steps;
+        act();
+        co_return true;
+    }
+};
+
 struct cancel_case {
     std::string name; // as in the table, e.g. "sync::mpsc::receiver::recv"
     safety cls;

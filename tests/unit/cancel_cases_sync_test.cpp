@@ -10,6 +10,7 @@
 
 namespace {
 
+using weft_test::cancel::one_step_scenario;
 using weft_test::cancel::scenario;
 using namespace std::chrono_literals;
 namespace mpsc = weft::sync::mpsc;
@@ -28,7 +29,7 @@ std::vector<T> drain(mpsc::receiver<T>& rx) {
 // cancel is requested, and then the receiver takes a value at once, before
 // the cancelled task runs again: an aborted send must not deliver after
 // the abort was requested (issue 14, bug 3).
-struct mpsc_send : scenario {
+struct mpsc_send : one_step_scenario {
     mpsc::sender<int> tx;
     mpsc::receiver<int> rx;
     std::vector<int> got;
@@ -40,11 +41,9 @@ struct mpsc_send : scenario {
         auto r = co_await tx.send(1);
         EXPECT_TRUE(r.has_value());
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
+    void act() override {
         for (int v : drain(rx))
             got.push_back(v);
-        co_return true;
     }
     void cancel_requested() override {
         for (int v : drain(rx))
@@ -65,7 +64,7 @@ struct mpsc_send : scenario {
 };
 WEFT_CANCEL_CASE("sync::mpsc::sender::send", safe, mpsc_send);
 
-struct mpsc_reserve : scenario {
+struct mpsc_reserve : one_step_scenario {
     mpsc::sender<int> tx;
     mpsc::receiver<int> rx;
     std::vector<int> got;
@@ -78,11 +77,9 @@ struct mpsc_reserve : scenario {
         EXPECT_TRUE(p.has_value());
         if (p) p->send(1);
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
+    void act() override {
         for (int v : drain(rx))
             got.push_back(v);
-        co_return true;
     }
     void cancel_requested() override {
         for (int v : drain(rx))
@@ -100,19 +97,13 @@ struct mpsc_reserve : scenario {
 };
 WEFT_CANCEL_CASE("sync::mpsc::sender::reserve", safe, mpsc_reserve);
 
-struct mpsc_recv : scenario {
+struct mpsc_recv : one_step_scenario {
     mpsc::sender<int> tx;
     mpsc::receiver<int> rx;
     std::optional<int> got;
-    int steps = 0;
     mpsc_recv() { std::tie(tx, rx) = mpsc::channel<int>(4); }
     weft::task<> op() override { got = co_await rx.recv(); }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        (void)tx.try_send(1);
-        co_return true;
-    }
+    void act() override { (void)tx.try_send(1); }
     weft::task<> check(bool completed) override {
         std::vector<int> all;
         if (got) all.push_back(*got);
@@ -126,22 +117,18 @@ struct mpsc_recv : scenario {
 };
 WEFT_CANCEL_CASE("sync::mpsc::receiver::recv", safe, mpsc_recv);
 
-struct mpsc_recv_many : scenario {
+struct mpsc_recv_many : one_step_scenario {
     mpsc::unbounded_sender<int> tx;
     mpsc::receiver<int> rx;
     std::vector<int> got;
-    int steps = 0;
     mpsc_recv_many() { std::tie(tx, rx) = mpsc::unbounded_channel<int>(); }
     weft::task<> op() override {
         std::size_t n = co_await rx.recv_many(got, 8);
         EXPECT_EQ(n, got.size());
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
+    void act() override {
         (void)tx.send(1);
         (void)tx.send(2);
-        co_return true;
     }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, !got.empty());
@@ -156,22 +143,16 @@ WEFT_CANCEL_CASE("sync::mpsc::receiver::recv_many", safe, mpsc_recv_many);
 
 // --- oneshot ----------------------------------------------------------------
 
-struct oneshot_recv : scenario {
+struct oneshot_recv : one_step_scenario {
     weft::sync::oneshot::sender<int> tx;
     weft::sync::oneshot::receiver<int> rx;
     std::optional<int> got;
-    int steps = 0;
     oneshot_recv() { std::tie(tx, rx) = weft::sync::oneshot::channel<int>(); }
     weft::task<> op() override {
         auto r = co_await rx;
         if (r) got = *r;
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        (void)tx.send(7);
-        co_return true;
-    }
+    void act() override { (void)tx.send(7); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, got.has_value());
         if (!completed) {
@@ -188,18 +169,12 @@ struct oneshot_recv : scenario {
 };
 WEFT_CANCEL_CASE("sync::oneshot::receiver (co_await rx)", safe, oneshot_recv);
 
-struct oneshot_closed : scenario {
+struct oneshot_closed : one_step_scenario {
     weft::sync::oneshot::sender<int> tx;
     weft::sync::oneshot::receiver<int> rx;
-    int steps = 0;
     oneshot_closed() { std::tie(tx, rx) = weft::sync::oneshot::channel<int>(); }
     weft::task<> op() override { co_await tx.closed(); }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        rx.close();
-        co_return true;
-    }
+    void act() override { rx.close(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(tx.is_closed(), steps > 0);
         if (completed) {
@@ -212,22 +187,16 @@ WEFT_CANCEL_CASE("sync::oneshot::sender::closed", safe, oneshot_closed);
 
 // --- broadcast, watch ---------------------------------------------------------
 
-struct broadcast_recv : scenario {
+struct broadcast_recv : one_step_scenario {
     weft::sync::broadcast::sender<int> tx;
     weft::sync::broadcast::receiver<int> rx;
     std::optional<int> got;
-    int steps = 0;
     broadcast_recv() { std::tie(tx, rx) = weft::sync::broadcast::channel<int>(4); }
     weft::task<> op() override {
         auto r = co_await rx.recv();
         if (r) got = *r;
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        (void)tx.send(1);
-        co_return true;
-    }
+    void act() override { (void)tx.send(1); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, got.has_value());
         std::vector<int> all;
@@ -240,21 +209,15 @@ struct broadcast_recv : scenario {
 };
 WEFT_CANCEL_CASE("sync::broadcast::receiver::recv", safe, broadcast_recv);
 
-struct watch_changed : scenario {
+struct watch_changed : one_step_scenario {
     weft::sync::watch::sender<int> tx;
     weft::sync::watch::receiver<int> rx;
-    int steps = 0;
     watch_changed() { std::tie(tx, rx) = weft::sync::watch::channel(0); }
     weft::task<> op() override {
         bool ok = co_await rx.changed();
         EXPECT_TRUE(ok);
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        (void)tx.send(5);
-        co_return true;
-    }
+    void act() override { (void)tx.send(5); }
     weft::task<> check(bool completed) override {
         // A cancelled changed() leaves the change unseen; a completed one saw it.
         EXPECT_EQ(rx.has_changed(), steps > 0 && !completed);
@@ -266,7 +229,7 @@ WEFT_CANCEL_CASE("sync::watch::receiver::changed", safe, watch_changed);
 
 // --- locks --------------------------------------------------------------------
 
-struct mutex_lock : scenario {
+struct mutex_lock : one_step_scenario {
     weft::sync::mutex<int> m{0};
     std::optional<weft::sync::mutex_guard<int>> held;
     bool locked_by_op = false;
@@ -276,11 +239,7 @@ struct mutex_lock : scenario {
         *g += 1;
         locked_by_op = true;
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        held.reset();
-        co_return true;
-    }
+    void act() override { held.reset(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, locked_by_op);
         held.reset();
@@ -294,7 +253,7 @@ struct mutex_lock : scenario {
 };
 WEFT_CANCEL_CASE("sync::mutex::lock", safe, mutex_lock);
 
-struct rw_read : scenario {
+struct rw_read : one_step_scenario {
     weft::sync::rw_lock<int> l{0};
     std::optional<weft::sync::rw_lock_write_guard<int>> held;
     bool read_by_op = false;
@@ -303,11 +262,7 @@ struct rw_read : scenario {
         auto g = co_await l.read();
         read_by_op = true;
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        held.reset();
-        co_return true;
-    }
+    void act() override { held.reset(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, read_by_op);
         held.reset();
@@ -376,16 +331,10 @@ struct sem_acquire : scenario {
 };
 WEFT_CANCEL_CASE("sync::semaphore::acquire", safe, sem_acquire);
 
-struct notify_notified : scenario {
+struct notify_notified : one_step_scenario {
     weft::sync::notify n;
-    int steps = 0;
     weft::task<> op() override { co_await n.notified(); }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        n.notify_one();
-        co_return true;
-    }
+    void act() override { n.notify_one(); }
     weft::task<> check(bool completed) override {
         // A notify_one that chose a cancelled waiter is passed on as a permit.
         auto r = co_await weft::time::timeout(1ms, n.notified());
@@ -433,17 +382,11 @@ WEFT_CANCEL_CASE("sync::barrier::wait", unsafe, barrier_wait);
 
 // --- cancellation token -----------------------------------------------------
 
-struct token_cancelled : scenario {
+struct token_cancelled : one_step_scenario {
     weft::cancellation_token parent;
     weft::cancellation_token child = parent.child_token();
-    int steps = 0;
     weft::task<> op() override { co_await child.cancelled(); }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        parent.cancel();
-        co_return true;
-    }
+    void act() override { parent.cancel(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(child.is_cancelled(), steps > 0);
         EXPECT_TRUE(!completed || steps > 0);

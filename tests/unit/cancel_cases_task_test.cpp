@@ -11,6 +11,7 @@
 
 namespace {
 
+using weft_test::cancel::one_step_scenario;
 using weft_test::cancel::scenario;
 using namespace std::chrono_literals;
 
@@ -28,7 +29,7 @@ weft::task<bool> has_permit(weft::sync::notify& n) {
 
 // --- tasks --------------------------------------------------------------------
 
-struct join_handle_await : scenario {
+struct join_handle_await : one_step_scenario {
     weft::sync::notify n;
     weft::join_handle<int> child;
     std::optional<int> got;
@@ -40,11 +41,7 @@ struct join_handle_await : scenario {
         weft::result<int> r = co_await child;
         if (r) got = *r;
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        n.notify_one();
-        co_return true;
-    }
+    void act() override { n.notify_one(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, got.has_value());
         if (!completed) {
@@ -59,11 +56,10 @@ struct join_handle_await : scenario {
 };
 WEFT_CANCEL_CASE("join_handle (co_await handle)", safe, join_handle_await);
 
-struct join_set_join_next : scenario {
+struct join_set_join_next : one_step_scenario {
     weft::sync::notify n;
     weft::join_set<int> set;
     std::optional<int> got;
-    int steps = 0;
     weft::task<> setup() override {
         set.spawn(value_when, &n, 7);
         co_return;
@@ -73,12 +69,7 @@ struct join_set_join_next : scenario {
         EXPECT_TRUE(r.has_value());
         if (r && r->has_value()) got = **r;
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        n.notify_one();
-        co_return true;
-    }
+    void act() override { n.notify_one(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, got.has_value());
         if (!completed) {
@@ -94,12 +85,11 @@ struct join_set_join_next : scenario {
 };
 WEFT_CANCEL_CASE("join_set::join_next", safe, join_set_join_next);
 
-struct join_set_join_next_with_id : scenario {
+struct join_set_join_next_with_id : one_step_scenario {
     weft::sync::notify n;
     weft::join_set<int> set;
     weft::task_id id{};
     std::optional<int> got;
-    int steps = 0;
     weft::task<> setup() override {
         id = set.spawn(value_when, &n, 7).id();
         co_return;
@@ -112,12 +102,7 @@ struct join_set_join_next_with_id : scenario {
             got = *r->second;
         }
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        n.notify_one();
-        co_return true;
-    }
+    void act() override { n.notify_one(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, got.has_value());
         if (!completed) {
@@ -139,7 +124,8 @@ struct join_set_shutdown : scenario {
     weft::join_set<int> set;
     bool done = false;
     weft::task<> setup() override {
-        for (int i = 0; i < 3; ++i) set.spawn(value_when, &n, i);
+        for (int i = 0; i < 3; ++i)
+            set.spawn(value_when, &n, i);
         co_return;
     }
     bool immediate() const override { return true; }
@@ -159,11 +145,10 @@ struct join_set_shutdown : scenario {
 };
 WEFT_CANCEL_CASE("join_set::shutdown", safe, join_set_shutdown);
 
-struct tracker_wait : scenario {
+struct tracker_wait : one_step_scenario {
     weft::sync::notify n;
     weft::task_tracker tracker;
     bool done = false;
-    int steps = 0;
     weft::task<> setup() override {
         tracker.spawn(value_when, &n, 1);
         tracker.close();
@@ -173,12 +158,7 @@ struct tracker_wait : scenario {
         co_await tracker.wait();
         done = true;
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        n.notify_one();
-        co_return true;
-    }
+    void act() override { n.notify_one(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, done);
         EXPECT_EQ(tracker.empty(), steps > 0);
@@ -191,24 +171,22 @@ WEFT_CANCEL_CASE("task_tracker::wait", safe, tracker_wait);
 
 // run_until(t): a cancel aborts t (its work is lost, as when Tokio drops
 // LocalSet::run_until's future); the set's other tasks stay and run later.
-struct local_set_run_until : scenario {
+struct local_set_run_until : one_step_scenario {
     weft::sync::notify n, other_go;
     weft::local_set set;
     std::optional<int> got;
     int other = 0;
     weft::task<> setup() override {
-        set.spawn_local([](weft::sync::notify* go, int* out) -> weft::task<> {
-            co_await go->notified();
-            *out = 1;
-        }, &other_go, &other);
+        set.spawn_local(
+            [](weft::sync::notify* go, int* out) -> weft::task<> {
+                co_await go->notified();
+                *out = 1;
+            },
+            &other_go, &other);
         co_return;
     }
     weft::task<> op() override { got = co_await set.run_until(value_when(&n, 7)); }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        n.notify_one();
-        co_return true;
-    }
+    void act() override { n.notify_one(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, got.has_value());
         if (completed) {
@@ -217,7 +195,8 @@ struct local_set_run_until : scenario {
         // Usable, and the other local task survived the cancel.
         other_go.notify_one();
         int v = co_await set.run_until([](int* o) -> weft::task<int> {
-            while (*o == 0) co_await weft::yield_now();
+            while (*o == 0)
+                co_await weft::yield_now();
             co_return *o;
         }(&other));
         EXPECT_EQ(v, 1) << "a local task was lost with the cancelled run_until";
@@ -295,20 +274,14 @@ struct try_join_case : scenario {
 WEFT_CANCEL_CASE("try_join", unsafe, try_join_case);
 
 // select over cancel-safe branches: a cancel leaves every branch's input.
-struct select_case : scenario {
+struct select_case : one_step_scenario {
     weft::sync::notify a, b;
-    int steps = 0;
     std::optional<std::size_t> winner;
     weft::task<> op() override {
         auto r = co_await weft::select(a.notified(), b.notified());
         winner = r.index();
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        b.notify_one();
-        co_return true;
-    }
+    void act() override { b.notify_one(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, winner.has_value());
         if (completed) {
@@ -393,21 +366,15 @@ WEFT_CANCEL_CASE("time::interval::tick", safe, interval_tick);
 
 // timeout(d, work) is as cancel safe as its work: cancelled, it cancels the
 // work in the work's own class (here a cancel-safe notified()).
-struct timeout_case : scenario {
+struct timeout_case : one_step_scenario {
     weft::sync::notify n;
-    int steps = 0;
     bool done = false;
     weft::task<> op() override {
         auto r = co_await weft::time::timeout(1h, n.notified());
         EXPECT_TRUE(r.has_value());
         done = true;
     }
-    weft::task<bool> step(int i) override {
-        if (i > 0) co_return false;
-        ++steps;
-        n.notify_one();
-        co_return true;
-    }
+    void act() override { n.notify_one(); }
     weft::task<> check(bool completed) override {
         EXPECT_EQ(completed, done);
         bool p = co_await has_permit(n);
