@@ -38,15 +38,13 @@
 //   scheduler is that worker's pinned_scheduler, whose queue (`pinned`, a
 //   locked FIFO) no other worker ever takes from. Every wake-up of the task,
 //   from any thread, goes there; from another thread it also unparks the
-//   worker directly (it may be asleep; it is then still in sleepers_ and
+//   worker directly (it may be asleep; it is then still in the sleepers list and
 //   leaves the list itself when it sees its pinned work). The worker looks
 //   at its pinned queue on the global_queue_interval tick (fairness against
 //   a busy local queue) and whenever its LIFO slot and local queue are
 //   empty. The LIFO slot is not used for pinned tasks.
 //
-// Idle state: one word, (unparked << 16) | searching. Changes of the
-// sleepers list happen under idle_mu_; the word can be read without it
-// (notify_should_wakeup is the hot-path check, a plain load).
+// Idle state (idle.hpp): which workers sleep, and how many search for work.
 //
 // Shutdown: set `shutdown_`, unpark every worker, wait for them (up to the
 // timeout). Workers stop between two tasks. Then, with no worker running,
@@ -70,6 +68,7 @@
 
 #include "io/write_batch.hpp"
 #include "runtime/core.hpp"
+#include "scheduler/multi_thread/idle.hpp"
 #include "scheduler/multi_thread/local_queue.hpp"
 #include "scheduler/task_ring.hpp"
 #include "util/thread.hpp"
@@ -144,7 +143,7 @@ struct worker : scheduler_context {
 class multi_thread_runtime final : public runtime_impl {
 public:
     explicit multi_thread_runtime(runtime_config cfg)
-        : runtime_impl(std::move(cfg)), workers_(cfg_.worker_threads) {
+        : runtime_impl(std::move(cfg)), workers_(cfg_.worker_threads), idle_(cfg_.worker_threads) {
         if (cfg_.global_queue_interval == 0) cfg_.global_queue_interval = 61;
         for (std::size_t i = 0; i < workers_.size(); ++i) {
             workers_[i] = std::make_unique<worker>();
@@ -155,7 +154,6 @@ public:
             if (cfg_.batch_writes)
                 workers_[i]->batch = std::make_unique<write_batcher>(cfg_.yield_core_after);
         }
-        idle_state_.store(workers_.size() << 16, std::memory_order_relaxed);
     }
 
     ~multi_thread_runtime() override = default;
@@ -383,7 +381,7 @@ private:
             }
             if (w.searching) {
                 w.searching = false;
-                transition_from_searching();
+                idle_.transition_from_searching();
             }
             if (cfg_.on_thread_stop) cfg_.on_thread_stop();
         }
@@ -427,7 +425,7 @@ private:
     void run_task(worker& w, task_header* t) {
         if (w.searching) {
             w.searching = false;
-            if (transition_from_searching()) notify_parked(); // we were the last searcher
+            if (idle_.transition_from_searching()) notify_parked(); // we were the last searcher
         }
         poll_task(t);
         std::uint64_t polls = 1;
@@ -474,7 +472,7 @@ private:
 
     task_header* steal_work(worker& w) {
         if (!w.searching) {
-            if (!transition_to_searching()) return nullptr;
+            if (!idle_.transition_to_searching()) return nullptr;
             w.searching = true;
         }
         std::size_t n = workers_.size();
@@ -498,38 +496,8 @@ private:
 
     // --- parking and the idle state -------------------------------------------
 
-    static std::size_t searching_of(std::uint64_t s) noexcept { return s & 0xFFFF; }
-    static std::size_t unparked_of(std::uint64_t s) noexcept { return s >> 16; }
-
-    bool transition_to_searching() noexcept {
-        std::uint64_t s = idle_state_.load(std::memory_order_seq_cst);
-        if (2 * searching_of(s) >= workers_.size()) return false;
-        idle_state_.fetch_add(1, std::memory_order_seq_cst);
-        return true;
-    }
-
-    /// True when the caller was the last searcher.
-    bool transition_from_searching() noexcept {
-        return searching_of(idle_state_.fetch_sub(1, std::memory_order_seq_cst)) == 1;
-    }
-
-    bool notify_should_wakeup() const noexcept {
-        std::uint64_t s = idle_state_.load(std::memory_order_seq_cst);
-        return searching_of(s) == 0 && unparked_of(s) < workers_.size();
-    }
-
     void notify_parked() noexcept {
-        if (!notify_should_wakeup()) return;
-        worker* target = nullptr;
-        {
-            std::lock_guard lk(idle_mu_);
-            if (!notify_should_wakeup() || sleepers_.empty()) return;
-            target = workers_[sleepers_.back()].get();
-            sleepers_.pop_back();
-            // The woken worker starts out searching.
-            idle_state_.fetch_add((std::uint64_t{1} << 16) | 1, std::memory_order_seq_cst);
-        }
-        target->park.unpark();
+        if (std::optional<std::size_t> i = idle_.worker_to_notify()) workers_[*i]->park.unpark();
     }
 
     bool work_pending() const noexcept {
@@ -540,14 +508,7 @@ private:
     }
 
     void park_worker(worker& w) {
-        bool last_searcher;
-        {
-            std::lock_guard lk(idle_mu_);
-            std::uint64_t dec = (std::uint64_t{1} << 16) | (w.searching ? 1 : 0);
-            std::uint64_t prev = idle_state_.fetch_sub(dec, std::memory_order_seq_cst);
-            last_searcher = w.searching && searching_of(prev) == 1;
-            sleepers_.push_back(w.index);
-        }
+        bool last_searcher = idle_.transition_to_parked(w.index, w.searching);
         w.searching = false;
         if (last_searcher && work_pending()) notify_parked();
         w.bump(w.parks);
@@ -588,7 +549,7 @@ private:
                 leave_sleepers(w);
                 return;
             }
-            if (!is_parked(w)) {
+            if (!idle_.is_parked(w.index)) {
                 w.searching = true; // notify_parked counted us as searching
                 return;
             }
@@ -602,25 +563,10 @@ private:
         if (!w.searching && !w.queue.empty()) notify_parked();
     }
 
-    bool is_parked(worker& w) {
-        std::lock_guard lk(idle_mu_);
-        for (std::size_t i : sleepers_)
-            if (i == w.index) return true;
-        return false;
-    }
-
     /// Leaves the sleepers list on our own. If a notifier already took us
     /// out, it counted us as searching: act on it.
     void leave_sleepers(worker& w) {
-        std::lock_guard lk(idle_mu_);
-        for (std::size_t i = 0; i < sleepers_.size(); ++i) {
-            if (sleepers_[i] == w.index) {
-                sleepers_.erase(sleepers_.begin() + static_cast<std::ptrdiff_t>(i));
-                idle_state_.fetch_add(std::uint64_t{1} << 16, std::memory_order_seq_cst);
-                return;
-            }
-        }
-        w.searching = true;
+        if (!idle_.unpark_self(w.index)) w.searching = true;
     }
 
     // --- shutdown ----------------------------------------------------------------
@@ -651,9 +597,7 @@ private:
     inject_queue inject_;
     std::atomic<std::uint64_t> root_forced_yields_{0}; // of block_on roots
 
-    std::atomic<std::uint64_t> idle_state_{0};
-    std::mutex idle_mu_;
-    std::vector<std::size_t> sleepers_;
+    idle_state idle_;
 
     std::mutex exit_mu_;
     std::condition_variable exit_cv_;
