@@ -66,14 +66,12 @@
 #include <thread>
 #include <vector>
 
-#include "io/write_batch.hpp"
 #include "runtime/core.hpp"
 #include "scheduler/multi_thread/idle.hpp"
-#include "scheduler/multi_thread/local_queue.hpp"
-#include "scheduler/task_ring.hpp"
+#include "scheduler/multi_thread/worker.hpp"
 #include "util/thread.hpp"
 
-namespace weft::detail {
+namespace weft::detail::mt {
 
 namespace {
 
@@ -81,64 +79,7 @@ namespace {
 // one worker, few enough that the local queue is not starved.
 constexpr int max_lifo_polls_per_tick = 3;
 
-class multi_thread_runtime;
-struct worker;
-
-/// The scheduler of tasks pinned to one worker (spawn_local).
-class pinned_scheduler final : public scheduler, public local_spawner {
-public:
-    pinned_scheduler(multi_thread_runtime* rt, worker* w) noexcept : rt_(rt), w_(w) {}
-    void schedule(task_header* t, bool is_yield) noexcept override;
-    bool release(task_header* t) noexcept override;
-    void on_task_panic(task_header* t, std::exception_ptr e) noexcept override;
-    scheduler* local_scheduler() noexcept override { return this; }
-    void submit_local(task_header* t) noexcept override;
-
-private:
-    multi_thread_runtime* rt_;
-    worker* w_;
-};
-
-struct worker : scheduler_context {
-    multi_thread_runtime* rt = nullptr;
-    std::size_t index = 0;
-    local_queue queue;
-    task_header* lifo = nullptr; // only the worker's thread touches it
-    task_ring deferred;          // yielded tasks (only the worker's thread)
-    parker park;
-    bool searching = false;
-    // True while this worker dispatches reactor events or fires timers:
-    // schedule() then defers its notify_parked() to the end of the batch
-    // (Tokio's `core.park.is_some()` check). Only the worker's thread
-    // touches it.
-    bool in_driver = false;
-    std::uint32_t tick = 0;
-    std::uint64_t rng = 0;
-    pthread_t thread{};
-    bool thread_started = false;
-    bool exited = false; // under the runtime's exit_mu_: past worker_exited()
-    // Tasks pinned to this worker (spawn_local); any thread pushes, only
-    // this worker pops.
-    inject_queue pinned;
-    std::unique_ptr<pinned_scheduler> pinned_sched;
-    // This worker's write batching; null when batching is off. Only the
-    // worker's thread enqueues and flushes; any thread cancels.
-    std::unique_ptr<write_batcher> batch;
-
-    // Metrics: written by the worker only, read relaxed by metrics().
-    std::atomic<std::uint64_t> polls{0}, steals{0}, steal_ops{0}, lifo_hits{0}, parks{0},
-        overflows{0}, forced_yields{0};
-
-    void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
-        c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    }
-    std::uint32_t next_rand(std::uint32_t n) noexcept {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        return static_cast<std::uint32_t>(rng % n);
-    }
-};
+} // namespace
 
 class multi_thread_runtime final : public runtime_impl {
 public:
@@ -216,20 +157,6 @@ public:
             return;
         }
         notify_parked();
-    }
-
-    /// A wake-up of a task pinned to `w`.
-    void schedule_pinned(worker& w, task_header* t, bool is_yield) noexcept {
-        const thread_state& st = this_thread_state();
-        if (is_yield && st.leaf.yielded && st.rt == this && st.driver == &w) {
-            w.deferred.push(t); // as schedule(): back to `pinned` after the driver poll
-            return;
-        }
-        if (!w.pinned.push(t)) {
-            task_ref_dec(t); // shut down: the registry cancels the task
-            return;
-        }
-        if (st.rt != this || st.driver != &w) w.park.unpark();
     }
 
     local_spawner* local_spawner_here() noexcept override {
@@ -606,23 +533,12 @@ private:
     std::shared_ptr<multi_thread_runtime> self_;
 };
 
-void pinned_scheduler::schedule(task_header* t, bool is_yield) noexcept {
-    rt_->schedule_pinned(*w_, t, is_yield);
-}
-bool pinned_scheduler::release(task_header* t) noexcept {
-    return rt_->release(t);
-}
-void pinned_scheduler::on_task_panic(task_header* t, std::exception_ptr e) noexcept {
-    rt_->on_task_panic(t, std::move(e));
-}
-void pinned_scheduler::submit_local(task_header* t) noexcept {
-    rt_->submit(t); // registers it, then t->sched (this) schedules it
-}
+} // namespace weft::detail::mt
 
-} // namespace
+namespace weft::detail {
 
 std::shared_ptr<runtime_core> make_multi_thread(runtime_config cfg) {
-    auto rt = std::make_shared<multi_thread_runtime>(std::move(cfg));
+    auto rt = std::make_shared<mt::multi_thread_runtime>(std::move(cfg));
     rt->start(rt);
     return rt;
 }
