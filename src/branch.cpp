@@ -3,7 +3,8 @@
 #include "weft/detail/branch.hpp"
 
 #include "harness.hpp"
-#include "seeded_rng.hpp"
+#include "runtime/thread_state.hpp"
+#include "util/seeded_rng.hpp"
 
 #include <new>
 
@@ -171,15 +172,16 @@ bool branch_set::pass(std::coroutine_handle<> h) {
     if (block_->parent == nullptr) start(h);
     task_header* exec = block_->parent;
     exec->resume_point = h;
-    thread_context& ctx = this_thread_context();
+    thread_state& st = this_thread_state();
+    thread_context& ctx = st.leaf;
     bool saved_yield = ctx.yielded;
     bool any_yield = false;
     const std::uint32_t n = block_->count;
     std::uint32_t i = 0;
     if (!biased_) {
         // A seeded current-thread runtime picks the start (decision 0041).
-        i = WEFT_UNLIKELY(ctx.rng != nullptr) ? static_cast<std::uint32_t>(ctx.rng->below(n))
-                                              : fast_random() % n;
+        i = WEFT_UNLIKELY(st.rng != nullptr) ? static_cast<std::uint32_t>(st.rng->below(n))
+                                             : fast_random() % n;
     }
     for (std::uint32_t k = 0; k < n; ++k, i = (i + 1 == n) ? 0 : i + 1) {
         branch_header* b = block_->at(i);

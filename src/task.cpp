@@ -8,8 +8,9 @@
 #include <string>
 
 #include "harness.hpp"
-#include "send_batch.hpp"
-#include "watchdog.hpp"
+#include "io/write_batch.hpp"
+#include "observe/watchdog.hpp"
+#include "runtime/thread_state.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime_error.hpp"
@@ -18,9 +19,11 @@
 
 namespace weft::detail {
 
-namespace {
+// The thread's state (runtime/thread_state.hpp); its `leaf` is the
+// thread_context that header code reaches through this_thread_context().
+constinit thread_local thread_state tls_state{};
 
-constinit thread_local thread_context tls_context{};
+namespace {
 
 task_state state_of(task_header* t) noexcept {
     return task_state{t->state};
@@ -75,7 +78,7 @@ void cancel(task_header* t) noexcept {
 }
 
 // What poll_task does with an aborted task (popped, RUNNING held) that may
-// be suspended in a batched socket write (src/send_batch.hpp, decision
+// be suspended in a batched socket write (src/io/write_batch.hpp, decision
 // 0042). A flush that sends the bytes stores their count in the awaiter and
 // wakes the task; destroying the frames after that would lose the count
 // (the caller would send the bytes again, issue 14). Tokio has no such
@@ -100,8 +103,8 @@ aborted_write classify_aborted(task_header* t) noexcept {
     if (woken_resume_point(t)) return aborted_write::deliver;
     // Not woken. In this thread's own batch, no flush can be sending it
     // (only the owner flushes): withdraw it, as before.
-    send_batch* own = this_thread_context().batch;
-    if (own != nullptr && own->holds(t)) return aborted_write::none;
+    write_batcher* own = tls_state.batch;
+    if (own != nullptr && own->ring().holds(t)) return aborted_write::none;
     // In another worker's batch: that flush sends it, or is sending it
     // right now, and will wake the task; wait for that wake.
     return aborted_write::wait_for_flush;
@@ -129,7 +132,7 @@ std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
 }
 
 thread_context& this_thread_context() noexcept {
-    return tls_context;
+    return tls_state.leaf;
 }
 
 std::uint64_t& forced_yields_counter() noexcept {
@@ -198,10 +201,11 @@ void poll_task(task_header* t) noexcept {
     case to_running_result::success:
         break;
     }
-    thread_context& ctx = tls_context;
+    thread_state& st = tls_state;
+    thread_context& ctx = st.leaf;
     ctx.yielded = false;
     ctx.current = ctx.task = t;
-    poll_slot* watch = ctx.watch;
+    poll_slot* watch = st.watch;
     if (WEFT_UNLIKELY(watch != nullptr)) watch->enter(t);
     ctx.budget = coop_budget;
     // A stale wake (see task_header.hpp) leaves the coroutine where it is;
@@ -324,7 +328,7 @@ void run_blocking_task(task_header* t) noexcept {
     }
     // From here an abort only sets CANCELLED, which complete() ignores: a
     // started call runs to its end and delivers its output (Tokio).
-    thread_context& ctx = tls_context;
+    thread_context& ctx = tls_state.leaf;
     task_header* prev = ctx.current;
     task_header* prev_task = ctx.task;
     ctx.current = ctx.task = t; // this_task::id() inside the call
@@ -335,7 +339,7 @@ void run_blocking_task(task_header* t) noexcept {
 }
 
 void poll_nested(task_header* t) noexcept {
-    thread_context& ctx = tls_context;
+    thread_context& ctx = tls_state.leaf;
     task_header* current = ctx.current;
     task_header* task = ctx.task;
     std::uint32_t budget = ctx.budget;
@@ -346,7 +350,7 @@ void poll_nested(task_header* t) noexcept {
     ctx.task = task;
     // The outer task's poll goes on: show it in the watchdog's slot again
     // (a new sequence number, so its time counts from here).
-    if (ctx.watch != nullptr && task != nullptr) ctx.watch->enter(task);
+    if (tls_state.watch != nullptr && task != nullptr) tls_state.watch->enter(task);
     ctx.budget = budget;
     ctx.yielded = yielded;
     ctx.resume_next = next;
@@ -363,7 +367,7 @@ interrupt_scope*& no_interrupt_scopes(task_header*) noexcept {
 }
 
 task_header* current_task_or_throw() {
-    task_header* t = tls_context.current;
+    task_header* t = tls_state.leaf.current;
     if (WEFT_UNLIKELY(t == nullptr))
         throw runtime_error("weft: a weft awaitable was awaited outside a weft task; run the "
                             "coroutine with spawn or block_on");

@@ -382,21 +382,18 @@ public:
     ///
     ///   auto rt = weft::runtime::multi_thread().dump_on_sigquit(true).build();
     runtime_builder& dump_on_sigquit(bool on);
-    /// Write batching (decisions 0033, 0036). On (the default), a socket
-    /// write does not call send(2) at once: the thread it runs on (the
-    /// current-thread runtime's, or its worker) gathers the writes of its
-    /// current round of tasks and hands them to the kernel in one
-    /// io_uring_enter before it runs the next round, polls for I/O or
+    /// Write batching (decision 0043, with the measurements). On (the
+    /// default), a socket write does not call send(2) at once: the thread
+    /// it runs on (the current-thread runtime's, or its worker) gathers the
+    /// writes of its current round of tasks and hands them to the kernel in
+    /// one io_uring_enter before it runs the next round, polls for I/O or
     /// parks. A writer waits at most for the tasks queued before it. With
     /// many connections busy at once that is one system call per round
-    /// instead of one per write (tcp_echo on 2 cores: +25% round trips/s
-    /// current-thread; multi-thread, as many round trips with p99 down from
-    /// 4.2 ms to about 1 ms). Off, or where io_uring is not
-    /// available (old kernel, seccomp), every write is its own send(2).
-    /// Results and errors are the same either way. On a multi-thread
-    /// runtime, a task that polls for long holds back the writes its worker
-    /// gathered before it (decision 0036): keep long computations on the
-    /// blocking pool.
+    /// instead of one per write. Off, or where io_uring is not available
+    /// (old kernel, seccomp), every write is its own send(2). Results and
+    /// errors are the same either way. On a multi-thread runtime, a task
+    /// that polls for long holds back the writes its worker gathered before
+    /// it: keep long computations on the blocking pool.
     ///
     ///   auto rt = weft::runtime::current_thread().batch_writes(false).build();
     runtime_builder& batch_writes(bool on);
@@ -406,7 +403,7 @@ public:
     /// sched_yield(2), so that threads waiting for this core (often the
     /// peers the flush just woke) run now rather than at the next scheduler
     /// tick. Per-write send(2) gives that hand-off at each wake-up; one
-    /// io_uring_enter for the whole round does not (decision 0035).
+    /// io_uring_enter for the whole round does not (decision 0043).
     /// Default 100 µs; a yield with no other thread ready returns at once.
     /// std::nullopt: never yield; 0: after every flush that woke a writer.
     /// A negative duration throws std::invalid_argument.

@@ -303,7 +303,7 @@ inline std::uint64_t test_seed() {
 } // namespace weft_test
 
 namespace weft::detail {
-// src/runtime_parts.hpp: a thread created detached (decision 0034).
+// src/util/thread.hpp: a thread created detached (decision 0034).
 void start_detached_thread(std::function<void()> fn);
 } // namespace weft::detail
 

@@ -11,9 +11,10 @@
 #include <atomic>
 #include <cstdint>
 
-#include "local_queue.hpp"
-#include "runtime_parts.hpp"
-#include "time_driver.hpp"
+#include "scheduler/inject_queue.hpp"
+#include "scheduler/multi_thread/local_queue.hpp"
+#include "scheduler/task_ring.hpp"
+#include "time/driver.hpp"
 #include "weft/detail/assert.hpp"
 #include "weft/detail/intrusive_list.hpp"
 #include "weft/detail/task_header.hpp"

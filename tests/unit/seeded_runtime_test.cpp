@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "runtimes.hpp"
-#include "seeded_rng.hpp"
 #include "test_tasks.hpp"
-#include "time_driver.hpp"
+#include "time/driver.hpp"
+#include "util/seeded_rng.hpp"
 
 using namespace std::chrono_literals;
 

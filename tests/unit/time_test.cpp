@@ -10,7 +10,7 @@
 #include "counted.hpp"
 #include "runtimes.hpp"
 #include "test_tasks.hpp"
-#include "time_driver.hpp"
+#include "time/driver.hpp"
 
 using namespace std::chrono_literals;
 using weft::time::instant;

@@ -1,4 +1,4 @@
-// Write batching (src/send_batch.hpp, decisions 0033, 0035, 0036): on the
+// Write batching (src/io/write_batch.hpp, decision 0043): on the
 // current-thread runtime the writes of one round go out in one
 // io_uring_enter, a writer aborted before the flush sends nothing and
 // leaves the socket usable, errors come back as values, and

@@ -187,13 +187,11 @@ inline constexpr std::uint32_t coop_budget = 128;
 
 class runtime_core;
 
-class send_batch;
-
-struct seeded_rng; // src/seeded_rng.hpp
-
+/// What leaf code (awaiters, the trampoline in task.hpp) needs of the thread
+/// it runs on. The scheduler's own per-thread state (the runtime, the
+/// driving loop, the drivers, write batching, the watchdog slot) wraps this
+/// in src/runtime/thread_state.hpp, private to the library.
 struct thread_context {
-    /// The runtime this thread is inside (a worker, or a thread in block_on).
-    runtime_core* rt = nullptr;
     /// The task this thread is polling, or nullptr.
     task_header* task = nullptr;
     /// Where a leaf that suspends records itself: `task`, or, while a
@@ -201,27 +199,13 @@ struct thread_context {
     /// Wakers, suspension tokens and interrupt scopes follow `current`;
     /// cancellation and the cooperative budget belong to `task`.
     task_header* current = nullptr;
-    /// Opaque pointer to this thread's multi-thread worker, if it is one.
-    void* worker = nullptr;
     /// Remaining cooperative budget of the current poll.
     std::uint32_t budget = coop_budget;
     /// The current task asked to be rescheduled at the back of the queue.
     bool yielded = false;
-    /// This is a blocking-pool thread: `rt` is set (spawn works) but
-    /// block_on is allowed, as Tokio's Handle::block_on in spawn_blocking.
-    bool blocking = false;
     /// The coroutine the poller resumes next, within the same poll: a task
     /// being awaited, or the parent of one that finished (the trampoline).
     std::coroutine_handle<> resume_next = nullptr;
-    /// This thread's slot of the long-poll watchdog, when the runtime has
-    /// one (src/watchdog.hpp); poll_task marks each poll in it.
-    struct poll_slot* watch = nullptr;
-    /// This worker's write batch (src/send_batch.hpp), when it has one.
-    send_batch* batch = nullptr;
-    /// The scheduler's generator while the driver of a current-thread
-    /// runtime built with rng_seed runs here (src/seeded_rng.hpp): unbiased
-    /// join and select passes start where it says. Null otherwise.
-    seeded_rng* rng = nullptr;
 };
 
 thread_context& this_thread_context() noexcept;
