@@ -85,14 +85,12 @@ class multi_thread_runtime;
 struct worker;
 
 /// The scheduler of tasks pinned to one worker (spawn_local).
-class pinned_scheduler final : public scheduler, public local_spawner {
+class pinned_scheduler final : public scheduler {
 public:
     pinned_scheduler(multi_thread_runtime* rt, worker* w) noexcept : rt_(rt), w_(w) {}
     void schedule(task_header* t, bool is_yield) noexcept override;
     bool release(task_header* t) noexcept override;
     void on_task_panic(task_header* t, std::exception_ptr e) noexcept override;
-    scheduler* local_scheduler() noexcept override { return this; }
-    void submit_local(task_header* t) noexcept override;
 
 private:
     multi_thread_runtime* rt_;
@@ -234,7 +232,7 @@ public:
         if (ctx.rt != this || ctx.worker != &w) w.park.unpark();
     }
 
-    local_spawner* local_spawner_here() noexcept override {
+    scheduler* local_scheduler_here() noexcept override {
         thread_context& ctx = this_thread_context();
         if (ctx.rt != this || ctx.worker == nullptr) return nullptr;
         return static_cast<worker*>(ctx.worker)->pinned_sched.get();
@@ -687,9 +685,6 @@ bool pinned_scheduler::release(task_header* t) noexcept {
 }
 void pinned_scheduler::on_task_panic(task_header* t, std::exception_ptr e) noexcept {
     rt_->on_task_panic(t, std::move(e));
-}
-void pinned_scheduler::submit_local(task_header* t) noexcept {
-    rt_->submit(t); // registers it, then t->sched (this) schedules it
 }
 
 } // namespace

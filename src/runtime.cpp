@@ -30,20 +30,29 @@ std::uint64_t next_task_id() noexcept {
 
 // --- context helpers ---------------------------------------------------------
 
-runtime_core* current_runtime_for_spawn() {
+namespace {
+/// Every runtime target's submission: registers, then t->sched schedules
+/// (this runtime, or a worker's pinned queue). Qualified: no virtual call.
+void submit_to_runtime(void* self, task_header* t) noexcept {
+    static_cast<runtime_base*>(self)->runtime_base::submit(t);
+}
+} // namespace
+
+spawn_target runtime_target(runtime_base* rt, scheduler* sched) noexcept {
+    return {sched, &submit_to_runtime, rt};
+}
+
+spawn_target runtime_spawn_target(runtime_core& rt) noexcept {
+    auto* base = static_cast<runtime_base*>(&rt);
+    return runtime_target(base, base);
+}
+
+spawn_target current_spawn_target() {
     runtime_core* rt = this_thread_context().rt;
     if (WEFT_UNLIKELY(rt == nullptr))
         throw runtime_error("weft::spawn called outside a runtime: call it from a task, or use "
                             "runtime::spawn / runtime_handle::spawn / block_on");
-    return rt;
-}
-
-scheduler* runtime_scheduler(runtime_core* rt) noexcept {
-    return rt->task_scheduler();
-}
-
-void submit_spawned(runtime_core* rt, task_header* t) noexcept {
-    rt->submit(t);
+    return runtime_spawn_target(*rt);
 }
 
 std::shared_ptr<runtime_core> current_runtime_or_throw(const char* what) {

@@ -125,9 +125,10 @@ public:
     const std::shared_ptr<reactor>& io_driver() const noexcept { return io_; }
     bool is_shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
     blocking_pool& blocking() noexcept { return blocking_; }
-    /// Where weft::spawn_local goes on this thread of the runtime (a worker,
-    /// the current-thread driver), or null (see local_set.hpp).
-    virtual local_spawner* local_spawner_here() noexcept { return nullptr; }
+    /// The scheduler weft::spawn_local builds for on this thread of the
+    /// runtime (a worker's pin, the current-thread driver), or null (see
+    /// local_set.hpp); the task is submitted through runtime_target.
+    virtual scheduler* local_scheduler_here() noexcept { return nullptr; }
 
 protected:
     /// Polls `drv.root` whenever it is ready, until it completes, doing the
@@ -181,6 +182,10 @@ private:
     void stop_observers() noexcept;
     std::unique_ptr<watchdog> watchdog_;
 };
+
+/// The spawn target (spawn_into.hpp) of tasks of `rt` built for `sched`:
+/// `rt` itself, or one of its pinned schedulers (spawn_local).
+spawn_target runtime_target(runtime_base* rt, scheduler* sched) noexcept;
 
 /// Sets this thread's context to a runtime for a scope.
 class context_guard {
