@@ -36,15 +36,20 @@ namespace {
 void submit_to_runtime(void* self, task_header* t) noexcept {
     static_cast<runtime_base*>(self)->runtime_base::submit(t);
 }
+// (The exported functions below each build the target here: with -fPIC,
+// GCC does not inline one exported function into another.)
+spawn_target target_of(runtime_base* rt, scheduler* sched) noexcept {
+    return {sched, &submit_to_runtime, rt};
+}
 } // namespace
 
 spawn_target runtime_target(runtime_base* rt, scheduler* sched) noexcept {
-    return {sched, &submit_to_runtime, rt};
+    return target_of(rt, sched);
 }
 
 spawn_target runtime_spawn_target(runtime_core& rt) noexcept {
     auto* base = static_cast<runtime_base*>(&rt);
-    return runtime_target(base, base);
+    return target_of(base, base);
 }
 
 spawn_target current_spawn_target() {
@@ -52,7 +57,8 @@ spawn_target current_spawn_target() {
     if (WEFT_UNLIKELY(rt == nullptr))
         throw runtime_error("weft::spawn called outside a runtime: call it from a task, or use "
                             "runtime::spawn / runtime_handle::spawn / block_on");
-    return runtime_spawn_target(*rt);
+    auto* base = static_cast<runtime_base*>(rt);
+    return target_of(base, base);
 }
 
 std::shared_ptr<runtime_core> current_runtime_or_throw(const char* what) {
