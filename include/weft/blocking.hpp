@@ -37,150 +37,17 @@
 // join_handle, abort_handle and the join-waker protocol are the task ones,
 // unchanged. The pool itself is src/blocking_pool.{hpp,cpp}.
 //
-// For combinators (join_set): make_blocking_task builds the task without
-// submitting it, submit_blocking hands it to the pool; the caller keeps
-// whatever handles it wants in between.
+// The cell is detail::blocking_task (detail/task/cell.hpp); it is built by
+// make_blocking_task and submitted by submit_blocking
+// (detail/task/spawn_into.hpp).
 #pragma once
 
-#include <exception>
-#include <functional>
-#include <memory>
-#include <new>
-#include <type_traits>
 #include <utility>
 
-#include "weft/detail/frame_allocator.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/spawn_into.hpp"
 #include "weft/join_handle.hpp"
-#include "weft/result.hpp"
-#include "weft/spawn.hpp"
 
 namespace weft {
-
-namespace detail {
-
-/// Hands a task built by make_blocking_task to the blocking pool of `rt`
-/// (it owns the queue entry's reference from here on). A runtime that has
-/// shut down cancels it at once. Throws std::system_error only when no
-/// pool thread exists and none can be started (the task is then cancelled).
-void submit_blocking(runtime_core* rt, task_header* t);
-
-/// The scopes word of a task without a coroutine (never used: a blocking
-/// call has no timeout scopes).
-interrupt_scope*& no_interrupt_scopes(task_header*) noexcept;
-
-template <class C, class R>
-class blocking_task final : public task_header {
-    static constexpr bool has_value = !std::is_void_v<R>;
-    using out_t = std::conditional_t<has_value, R, char>;
-
-public:
-    template <class CC>
-    explicit blocking_task(std::uint64_t id, CC&& c)
-        : task_header(&vtable, nullptr, id, nullptr), f_(std::forward<CC>(c)) {}
-
-    static void* operator new(std::size_t n) { return header_allocate(n); }
-    static void operator delete(void* p, std::size_t n) noexcept { header_deallocate(p, n); }
-
-    static const task_vtable vtable;
-
-private:
-    // The callable until the call returned, then the output: never alive
-    // together, so they share the bytes (as in spawned_task).
-    union {
-        C f_;
-        out_t out_;
-    };
-    ~blocking_task() {}
-
-    static blocking_task* self(task_header* t) noexcept { return static_cast<blocking_task*>(t); }
-
-    // For a blocking task, `finish` *runs* the call (run_blocking_task holds
-    // RUNNING): the callable is invoked and destroyed, then the value or the
-    // exception goes to the output slot.
-    static void finish_fn(task_header* t) noexcept {
-        blocking_task* b = self(t);
-        try {
-            if constexpr (has_value) {
-                R v = std::invoke(std::move(b->f_));
-                b->f_.~C();
-                ::new (static_cast<void*>(std::addressof(b->out_))) R(std::move(v));
-            } else {
-                std::invoke(std::move(b->f_));
-                b->f_.~C();
-            }
-            t->set_output(output_kind::value);
-        } catch (...) {
-            // The callable is destroyed here too (its destructor runs on the
-            // pool's thread, as after a normal return).
-            b->f_.~C();
-            ::new (static_cast<void*>(std::addressof(t->panic)))
-                std::exception_ptr(std::current_exception());
-            t->set_output(output_kind::panic);
-        }
-    }
-    static void drop_callable_fn(task_header* t) noexcept { self(t)->f_.~C(); }
-    static void drop_output_fn(task_header* t) noexcept {
-        drop_task_output<R>(t, [&] {
-            if constexpr (has_value) self(t)->out_.~out_t();
-        });
-    }
-    static void read_output_fn(task_header* t, void* dst) noexcept {
-        read_task_output<R>(t, dst, [&]() -> decltype(auto) {
-            if constexpr (has_value) return std::move(self(t)->out_);
-        });
-        drop_output_fn(t);
-    }
-    static void dealloc_fn(task_header* t) noexcept { delete self(t); }
-};
-
-template <class C, class R>
-const task_vtable blocking_task<C, R>::vtable = {&finish_fn,      &drop_callable_fn,
-                                                 &drop_output_fn, &read_output_fn,
-                                                 &dealloc_fn,     &no_interrupt_scopes};
-
-template <class C>
-using blocking_result_t = std::invoke_result_t<C&&>;
-
-/// Builds the task of a blocking call around callable `c`, not yet
-/// submitted. The result holds the task's initial references minus the
-/// registry's (a blocking call is not in the task registry): the queue
-/// entry's (give it to submit_blocking) and the join handle's (adopt it
-/// with join_handle<R>).
-///
-///   auto* t = detail::make_blocking_task([] { return 42; });
-///   join_handle<int> h(t);
-///   detail::submit_blocking(rt, t);
-template <class C>
-task_header* make_blocking_task(C&& c) {
-    using Cd = std::decay_t<C>;
-    using R = blocking_result_t<Cd>;
-    static_assert(!std::is_reference_v<R>,
-                  "weft::spawn_blocking: the call's output outlives the call, so it must be a "
-                  "value; return a pointer or std::reference_wrapper instead of a reference");
-    static_assert(!is_task<std::remove_cv_t<R>>::value,
-                  "weft::spawn_blocking runs a plain callable; for a coroutine use weft::spawn");
-    auto* t = new blocking_task<Cd, R>(next_task_id(), std::forward<C>(c));
-    task_ref_dec(t); // the registry's reference: blocking calls are not registered
-    return t;
-}
-
-/// spawn_blocking onto runtime `rt`: builds the call's task, adopts its
-/// join reference, submits it.
-template <class F, class... Args>
-auto spawn_blocking_on(runtime_core* rt, F&& f, Args&&... args) {
-    auto c = make_callable(std::forward<F>(f), std::forward<Args>(args)...);
-    using R = blocking_result_t<decltype(c)>;
-    task_header* t = make_blocking_task(std::move(c));
-    join_handle<R> h(t);    // owns the join reference from here on
-    submit_blocking(rt, t); // owns the queue reference
-    return h;
-}
-
-/// The runtime a spawn_blocking goes to: the one this thread is inside.
-runtime_core* current_runtime_for_spawn_blocking();
-
-} // namespace detail
 
 /// Runs `f(args...)` on the current runtime's blocking pool and returns a
 /// join_handle for its result. For work that blocks (file I/O, a C library

@@ -83,8 +83,6 @@ public:
     static constexpr weft::detail::await_kind weft_await_kind =
         weft::detail::await_kind::join_handle;
     join_handle() noexcept = default;
-    /// Adopts the join handle's reference of `t` (used by spawn).
-    explicit join_handle(detail::task_header* t) noexcept : t_(t) {}
     join_handle(join_handle&& o) noexcept
         : t_(std::exchange(o.t_, nullptr)), consumed_(o.consumed_) {}
     join_handle& operator=(join_handle&& o) noexcept {
@@ -133,7 +131,10 @@ public:
     awaiter operator co_await() && noexcept { return awaiter{{}, this}; }
 
 private:
-    friend struct detail::join_access;
+    friend struct detail::join_access; // spawn_into.hpp
+
+    /// Adopts the join handle's reference of `t` (the task builders).
+    explicit join_handle(detail::task_header* t) noexcept : t_(t) {}
 
     void check_awaitable() const {
         if (t_ == nullptr) detail::throw_join_empty();

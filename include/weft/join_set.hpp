@@ -58,7 +58,9 @@
 
 #include "weft/blocking.hpp"
 #include "weft/detail/frame_allocator.hpp"
+#include "weft/detail/spawn_site.hpp"
 #include "weft/detail/spin_mutex.hpp"
+#include "weft/detail/task/spawn_into.hpp"
 #include "weft/detail/task_header.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/local_set.hpp"
@@ -136,16 +138,12 @@ public:
         core_->release();
     }
 
-    /// Spawns `f(args...)` (returning task<T>) into the set; see weft::spawn.
+    /// Spawns `f(args...)` (returning task<T>) into the set; the same
+    /// overloads as weft::spawn (named(...) first, or a task<T>), and the
+    /// task records this call's location.
     ///
     ///   weft::abort_handle a = set.spawn(fetch, url);
-    template <class F, class... Args>
-    weft::abort_handle spawn(F&& f, Args&&... args) {
-        auto h = weft::spawn(std::forward<F>(f), std::forward<Args>(args)...);
-        static_assert(std::is_same_v<decltype(h), join_handle<T>>,
-                      "weft::join_set<T>::spawn: the task's output type must be T");
-        return adopt(std::move(h));
-    }
+    WEFT_DETAIL_LOCATED_SPAWN(spawn, spawn_at, )
 
     /// Runs the plain callable `f(args...)` (returning T) on the blocking
     /// pool, as a member of the set; see weft::spawn_blocking.
@@ -163,13 +161,7 @@ public:
     /// the current local_set), as a member of the set; see weft::spawn_local.
     ///
     ///   set.spawn_local(use_thread_affine_state, std::ref(cache));
-    template <class F, class... Args>
-    weft::abort_handle spawn_local(F&& f, Args&&... args) {
-        auto h = weft::spawn_local(std::forward<F>(f), std::forward<Args>(args)...);
-        static_assert(std::is_same_v<decltype(h), join_handle<T>>,
-                      "weft::join_set<T>::spawn_local: the task's output type must be T");
-        return adopt(std::move(h));
-    }
+    WEFT_DETAIL_LOCATED_SPAWN(spawn_local, spawn_local_at, )
 
     /// Number of tasks in the set (running, or finished and not joined).
     std::size_t size() const noexcept { return size_; }
@@ -332,6 +324,22 @@ public:
     };
 
 private:
+    template <class... A>
+    weft::abort_handle spawn_at(std::uint32_t site, A&&... a) {
+        auto h = detail::spawn_into(detail::current_spawn_target(), site, std::forward<A>(a)...);
+        static_assert(std::is_same_v<decltype(h), join_handle<T>>,
+                      "weft::join_set<T>::spawn: the task's output type must be T");
+        return adopt(std::move(h));
+    }
+    template <class... A>
+    weft::abort_handle spawn_local_at(std::uint32_t site, A&&... a) {
+        auto h =
+            detail::spawn_into(detail::current_local_spawn_target(), site, std::forward<A>(a)...);
+        static_assert(std::is_same_v<decltype(h), join_handle<T>>,
+                      "weft::join_set<T>::spawn_local: the task's output type must be T");
+        return adopt(std::move(h));
+    }
+
     detail::join_set_entry* pop_ready() noexcept {
         std::lock_guard lk(core_->mu);
         detail::join_set_entry* e = core_->ready_head;

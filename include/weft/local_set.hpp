@@ -50,6 +50,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "weft/detail/spawn_site.hpp"
+#include "weft/detail/task/spawn_into.hpp"
 #include "weft/detail/task_header.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
@@ -64,46 +66,15 @@ class local_set;
 
 namespace detail {
 
-/// Where a thread-local spawn goes: a scheduler to build the task for, and
-/// the submission that registers and schedules it.
-class local_spawner {
-public:
-    virtual scheduler* local_scheduler() noexcept = 0;
-    /// Registers and schedules `t` (cancels it if the target has shut down).
-    virtual void submit_local(task_header* t) noexcept = 0;
-
-protected:
-    ~local_spawner() = default;
-};
-
-/// The target of weft::spawn_local on this thread (see the file comment).
-/// Throws runtime_error where there is none.
-local_spawner* current_local_spawner();
-
 class local_set_state;
-local_spawner* spawner_of(local_set_state& s) noexcept;
 
 /// Drives `s` until the task behind `target` has finished (local_set.cpp).
 task<> drive_local_set(local_set_state& s, abort_handle target);
 
-/// Spawns onto `sp`: the core of spawn_local, for combinators (join_set).
-/// `site`: the interned spawn site (spawn_site.hpp), 0 when unknown.
-template <class F, class... Args>
-auto spawn_local_on(local_spawner* sp, std::uint32_t site, F&& f, Args&&... args) {
-    if constexpr (sizeof...(Args) == 0 && is_task<std::decay_t<F>>::value) {
-        using R = typename std::decay_t<F>::value_type;
-        static_assert(!std::is_reference_v<R>,
-                      "weft::spawn_local: a spawned task's output must be a value");
-        auto* t = adopt_root(sp->local_scheduler(), std::move(f), site);
-        sp->submit_local(t);
-        return join_handle<R>(t);
-    } else {
-        auto c = make_callable(std::forward<F>(f), std::forward<Args>(args)...);
-        using R = typename callable_result_t<decltype(c)>::value_type;
-        auto* t = build_spawned_task(sp->local_scheduler(), std::move(c), site);
-        sp->submit_local(t);
-        return join_handle<R>(t);
-    }
+/// weft::spawn_local's ladder target: the calling thread.
+template <class... A>
+auto spawn_local_here(std::uint32_t site, A&&... a) {
+    return spawn_into(current_local_spawn_target(), site, std::forward<A>(a)...);
 }
 
 /// Aborts a task when destroyed, unless released (run_until's `t`).
@@ -127,70 +98,7 @@ struct abort_on_drop {
 ///       });
 ///       co_await h;
 ///   }
-template <class F>
-requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
-         (!std::is_lvalue_reference_v<F> ||
-          !detail::is_task<std::remove_cvref_t<F>>::
-              value)) auto spawn_local(F&& f,
-                                       std::source_location loc = std::source_location::current()) {
-    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
-                                  std::forward<F>(f));
-}
-template <class F, class A1>
-requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
-         (!std::is_lvalue_reference_v<F> ||
-          !detail::is_task<std::remove_cvref_t<F>>::
-              value)) auto spawn_local(F&& f, A1&& a1,
-                                       std::source_location loc = std::source_location::current()) {
-    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
-                                  std::forward<F>(f), std::forward<A1>(a1));
-}
-template <class F, class A1, class A2>
-requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
-         (!std::is_lvalue_reference_v<F> ||
-          !detail::is_task<std::remove_cvref_t<F>>::
-              value)) auto spawn_local(F&& f, A1&& a1, A2&& a2,
-                                       std::source_location loc = std::source_location::current()) {
-    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
-                                  std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
-}
-template <class F, class A1, class A2, class A3>
-requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
-         (!std::is_lvalue_reference_v<F> ||
-          !detail::is_task<std::remove_cvref_t<F>>::
-              value)) auto spawn_local(F&& f, A1&& a1, A2&& a2, A3&& a3,
-                                       std::source_location loc = std::source_location::current()) {
-    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
-                                  std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
-                                  std::forward<A3>(a3));
-}
-template <class F, class A1, class A2, class A3, class A4>
-requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
-         (!std::is_lvalue_reference_v<F> ||
-          !detail::is_task<std::remove_cvref_t<F>>::
-              value)) auto spawn_local(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
-                                       std::source_location loc = std::source_location::current()) {
-    return detail::spawn_local_on(detail::current_local_spawner(), detail::intern_site(loc),
-                                  std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
-                                  std::forward<A3>(a3), std::forward<A4>(a4));
-}
-template <class F, class A1, class A2, class A3, class A4, class A5, class... More>
-requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
-         (!std::is_lvalue_reference_v<F> ||
-          !detail::is_task<std::remove_cvref_t<F>>::value)) auto spawn_local(F&& f, A1&& a1,
-                                                                             A2&& a2, A3&& a3,
-                                                                             A4&& a4, A5&& a5,
-                                                                             More&&... more) {
-    return detail::spawn_local_on(detail::current_local_spawner(), 0, std::forward<F>(f),
-                                  std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3),
-                                  std::forward<A4>(a4), std::forward<A5>(a5),
-                                  std::forward<More>(more)...);
-}
-template <class F, class... Args>
-auto spawn_local(const named& name, F&& f, Args&&... args) {
-    return detail::spawn_local_on(detail::current_local_spawner(), name.site(), std::forward<F>(f),
-                                  std::forward<Args>(args)...);
-}
+WEFT_DETAIL_LOCATED_SPAWN(spawn_local, detail::spawn_local_here, )
 
 /// A set of tasks that run on the thread that drives it (Tokio's LocalSet).
 /// Not copyable or movable (its tasks point at it).
@@ -217,75 +125,7 @@ public:
     /// records this call's location, as weft::spawn's do (observe.hpp).
     ///
     ///   auto h = set.spawn_local([]() -> weft::task<int> { co_return 1; });
-    template <class F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
-             (!std::is_lvalue_reference_v<F> ||
-              !detail::is_task<std::remove_cvref_t<F>>::
-                  value)) auto spawn_local(F&& f, std::source_location loc =
-                                                      std::source_location::current()) {
-        return detail::spawn_local_on(detail::spawner_of(*state_), detail::intern_site(loc),
-                                      std::forward<F>(f));
-    }
-    template <class F, class A1>
-    requires(
-        !std::is_same_v<std::remove_cvref_t<F>, named> &&
-        (!std::is_lvalue_reference_v<F> ||
-         !detail::is_task<std::remove_cvref_t<F>>::
-             value)) auto spawn_local(F&& f, A1&& a1,
-                                      std::source_location loc = std::source_location::current()) {
-        return detail::spawn_local_on(detail::spawner_of(*state_), detail::intern_site(loc),
-                                      std::forward<F>(f), std::forward<A1>(a1));
-    }
-    template <class F, class A1, class A2>
-    requires(
-        !std::is_same_v<std::remove_cvref_t<F>, named> &&
-        (!std::is_lvalue_reference_v<F> ||
-         !detail::is_task<std::remove_cvref_t<F>>::
-             value)) auto spawn_local(F&& f, A1&& a1, A2&& a2,
-                                      std::source_location loc = std::source_location::current()) {
-        return detail::spawn_local_on(detail::spawner_of(*state_), detail::intern_site(loc),
-                                      std::forward<F>(f), std::forward<A1>(a1),
-                                      std::forward<A2>(a2));
-    }
-    template <class F, class A1, class A2, class A3>
-    requires(
-        !std::is_same_v<std::remove_cvref_t<F>, named> &&
-        (!std::is_lvalue_reference_v<F> ||
-         !detail::is_task<std::remove_cvref_t<F>>::
-             value)) auto spawn_local(F&& f, A1&& a1, A2&& a2, A3&& a3,
-                                      std::source_location loc = std::source_location::current()) {
-        return detail::spawn_local_on(detail::spawner_of(*state_), detail::intern_site(loc),
-                                      std::forward<F>(f), std::forward<A1>(a1),
-                                      std::forward<A2>(a2), std::forward<A3>(a3));
-    }
-    template <class F, class A1, class A2, class A3, class A4>
-    requires(
-        !std::is_same_v<std::remove_cvref_t<F>, named> &&
-        (!std::is_lvalue_reference_v<F> ||
-         !detail::is_task<std::remove_cvref_t<F>>::
-             value)) auto spawn_local(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
-                                      std::source_location loc = std::source_location::current()) {
-        return detail::spawn_local_on(
-            detail::spawner_of(*state_), detail::intern_site(loc), std::forward<F>(f),
-            std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3), std::forward<A4>(a4));
-    }
-    template <class F, class A1, class A2, class A3, class A4, class A5, class... More>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
-             (!std::is_lvalue_reference_v<F> ||
-              !detail::is_task<std::remove_cvref_t<F>>::value)) auto spawn_local(F&& f, A1&& a1,
-                                                                                 A2&& a2, A3&& a3,
-                                                                                 A4&& a4, A5&& a5,
-                                                                                 More&&... more) {
-        return detail::spawn_local_on(detail::spawner_of(*state_), 0, std::forward<F>(f),
-                                      std::forward<A1>(a1), std::forward<A2>(a2),
-                                      std::forward<A3>(a3), std::forward<A4>(a4),
-                                      std::forward<A5>(a5), std::forward<More>(more)...);
-    }
-    template <class F, class... Args>
-    auto spawn_local(const named& name, F&& f, Args&&... args) {
-        return detail::spawn_local_on(detail::spawner_of(*state_), name.site(), std::forward<F>(f),
-                                      std::forward<Args>(args)...);
-    }
+    WEFT_DETAIL_LOCATED_SPAWN(spawn_local, spawn_at, )
 
     /// Runs `t` as a task of this set and drives the set until `t` finishes;
     /// gives its value or rethrows its exception.
@@ -322,6 +162,12 @@ public:
     }
 
 private:
+    template <class... A>
+    auto spawn_at(std::uint32_t site, A&&... a) {
+        return detail::spawn_into(detail::local_set_spawn_target(*state_), site,
+                                  std::forward<A>(a)...);
+    }
+
     std::unique_ptr<detail::local_set_state> state_;
 };
 

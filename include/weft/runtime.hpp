@@ -44,7 +44,9 @@
 #include <vector>
 
 #include "weft/blocking.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/runtime_config.hpp"
+#include "weft/detail/runtime_core.hpp"
+#include "weft/detail/spawn_site.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/observe.hpp"
 #include "weft/runtime_error.hpp"
@@ -104,173 +106,8 @@ struct runtime_metrics {
     std::vector<worker> workers;
 };
 
-namespace detail {
-
-struct runtime_config {
-    bool multi_thread = true;
-    std::size_t worker_threads = 0; // 0: one per CPU
-    std::size_t max_blocking_threads = 512;
-    std::chrono::nanoseconds thread_keep_alive = std::chrono::seconds(10);
-    std::string thread_name = "weft-worker";
-    std::size_t thread_stack_size = 0; // 0: the system's default
-    std::uint32_t event_interval = 61;
-    std::uint32_t global_queue_interval = 0; // 0: the flavour's default (61 / 31)
-    bool start_paused = false;
-    std::function<void()> on_thread_start;
-    std::function<void()> on_thread_stop;
-    unhandled_exception_policy on_unhandled_exception = unhandled_exception_policy::ignore;
-    std::chrono::nanoseconds long_poll_threshold{0}; // 0: no watchdog
-    std::function<void(const long_poll_report&)> on_long_poll;
-    bool dump_on_sigquit = false;
-    bool batch_writes = true;
-    std::optional<std::chrono::microseconds> yield_core_after{std::chrono::microseconds(100)};
-    std::optional<std::uint64_t> rng_seed; // current-thread only (decision 0041)
-};
-
-/// The runtime behind runtime and runtime_handle (src/runtime.cpp).
-class runtime_core : public std::enable_shared_from_this<runtime_core> {
-public:
-    virtual ~runtime_core() = default;
-    virtual scheduler* task_scheduler() noexcept = 0;
-    /// Registers and schedules a freshly spawned task.
-    virtual void submit(task_header* t) noexcept = 0;
-    /// Drives `root` (not yet scheduled) to completion on this thread.
-    virtual void block_on(task_header* root) = 0;
-    /// Stops the workers and aborts every task. `timeout` < 0: wait forever.
-    virtual void shutdown(std::chrono::nanoseconds timeout) noexcept = 0;
-    virtual runtime_metrics metrics() const = 0;
-    /// The live task listing (src/observe.cpp).
-    virtual runtime_dump dump() const = 0;
-};
-
-std::shared_ptr<runtime_core> make_runtime(runtime_config cfg);
-std::shared_ptr<runtime_core> current_runtime_or_throw(const char* what);
-void check_not_in_runtime(const char* what);
-
-struct join_access {
-    template <class T>
-    static result<T> take(join_handle<T>& h) {
-        return h.take_output();
-    }
-    /// Takes the handle's task reference (with its join interest); the
-    /// caller must pass it to drop_join_handle eventually (join_set).
-    template <class T>
-    static task_header* release(join_handle<T>& h) noexcept {
-        if (h.consumed_) return nullptr;
-        return std::exchange(h.t_, nullptr);
-    }
-};
-
-template <class R>
-struct root_handle {
-    using value_type_ = R;
-    task_header* first;
-};
-
-template <class C>
-auto make_root(std::uint32_t site, C&& c) {
-    using Cd = std::decay_t<C>;
-    using T = callable_result_t<Cd>;
-    static_assert(is_task<T>::value, "weft::block_on: the callable must return weft::task<R>");
-    using R = typename T::value_type;
-    static_assert(!std::is_reference_v<R>,
-                  "weft::block_on: the task's output must be a value; return a pointer or "
-                  "std::reference_wrapper instead of a reference");
-    auto* t = new spawned_task<Cd, R>(nullptr, next_task_id(), std::forward<C>(c), site);
-    try {
-        task<R> root = detail::invoke_callable(std::move(t->callable()));
-        if (!root.valid())
-            throw std::logic_error("weft::block_on: the callable returned an empty task");
-        t->root = t->resume_point = root.release();
-    } catch (...) {
-        spawned_task<Cd, R>::vtable.drop_callable(t);
-        delete t;
-        throw;
-    }
-    return root_handle<R>{t};
-}
-
-template <class F, class... Args>
-auto block_on_core(runtime_core& rt, std::uint32_t site, F&& f, Args&&... args) {
-    check_not_in_runtime("block_on");
-    // The root is a task like any other, except that block_on's thread
-    // polls it: it is created here and handed to the runtime unscheduled.
-    auto h = [&] {
-        if constexpr (sizeof...(Args) == 0 && is_task<std::decay_t<F>>::value) {
-            using R = typename std::decay_t<F>::value_type;
-            static_assert(!std::is_reference_v<R>,
-                          "weft::block_on: the task's output must be a value");
-            return root_handle<R>{adopt_root(nullptr, std::move(f), site)};
-        } else {
-            return make_root(site, make_callable(std::forward<F>(f), std::forward<Args>(args)...));
-        }
-    }();
-    using R = typename decltype(h)::value_type_;
-    join_handle<R> jh(h.first); // owns the root's join reference from here on
-    rt.block_on(h.first);       // returns (or throws) with the root complete
-    result<R> r = join_access::take(jh);
-    if (r) {
-        if constexpr (std::is_void_v<R>) {
-            return;
-        } else {
-            return std::move(*r);
-        }
-    }
-    if (r.error().is_panic()) resume_unwind(std::move(r).error().into_panic());
-    throw runtime_error("block_on: the runtime shut down before the task finished");
-}
-
-} // namespace detail
-
-// The spawn overloads of runtime_handle and runtime (as weft::spawn's in
-// spawn.hpp: up to four arguments record the caller's location, named()
-// records it with any number).
-#define WEFT_DETAIL_SPAWN_MEMBERS(CORE, CONST)                                                     \
-    template <spawnable_callable F>                                                                \
-    auto spawn(F&& f, std::source_location loc = std::source_location::current()) CONST {          \
-        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f));               \
-    }                                                                                              \
-    template <spawnable_callable F, class A1>                                                      \
-    auto spawn(F&& f, A1&& a1, std::source_location loc = std::source_location::current()) CONST { \
-        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f),                \
-                                std::forward<A1>(a1));                                             \
-    }                                                                                              \
-    template <spawnable_callable F, class A1, class A2>                                            \
-    auto spawn(F&& f, A1&& a1, A2&& a2,                                                            \
-               std::source_location loc = std::source_location::current()) CONST {                 \
-        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f),                \
-                                std::forward<A1>(a1), std::forward<A2>(a2));                       \
-    }                                                                                              \
-    template <spawnable_callable F, class A1, class A2, class A3>                                  \
-    auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3,                                                   \
-               std::source_location loc = std::source_location::current()) CONST {                 \
-        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f),                \
-                                std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3)); \
-    }                                                                                              \
-    template <spawnable_callable F, class A1, class A2, class A3, class A4>                        \
-    auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,                                          \
-               std::source_location loc = std::source_location::current()) CONST {                 \
-        return detail::spawn_on(CORE, detail::intern_site(loc), std::forward<F>(f),                \
-                                std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3),  \
-                                std::forward<A4>(a4));                                             \
-    }                                                                                              \
-    template <spawnable_callable F, class A1, class A2, class A3, class A4, class A5,              \
-              class... More>                                                                       \
-    auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, More&&... more) CONST {         \
-        return detail::spawn_on(CORE, 0, std::forward<F>(f), std::forward<A1>(a1),                 \
-                                std::forward<A2>(a2), std::forward<A3>(a3), std::forward<A4>(a4),  \
-                                std::forward<A5>(a5), std::forward<More>(more)...);                \
-    }                                                                                              \
-    template <class F, class... Args>                                                              \
-    auto spawn(const named& name, F&& f, Args&&... args) CONST {                                   \
-        return detail::spawn_on(CORE, name.site(), std::forward<F>(f),                             \
-                                std::forward<Args>(args)...);                                      \
-    }                                                                                              \
-    template <class R>                                                                             \
-    join_handle<R> spawn(task<R> t WEFT_LIFETIMEBOUND,                                             \
-                         std::source_location loc = std::source_location::current()) CONST {       \
-        return detail::spawn_on(CORE, detail::intern_site(loc), std::move(t));                     \
-    }
+// runtime_config value-initialises its policy (detail/runtime_config.hpp).
+static_assert(unhandled_exception_policy{} == unhandled_exception_policy::ignore);
 
 /// A handle to a runtime: spawn onto it and enter it from any thread. Cheap
 /// to copy. Keeps the runtime's internals alive, not its threads: after the
@@ -287,7 +124,7 @@ public:
     ///
     ///   auto h = rt.handle().spawn([]() -> weft::task<> { co_return; });
     ///   auto h2 = rt.handle().spawn(weft::named("ticker"), tick, 10);
-    WEFT_DETAIL_SPAWN_MEMBERS(core_.get(), const)
+    WEFT_DETAIL_LOCATED_SPAWN(spawn, spawn_at, const)
 
     /// Runs the plain callable `f(args...)` on this runtime's blocking pool,
     /// from any thread (see weft::spawn_blocking).
@@ -319,6 +156,12 @@ public:
         : core_(std::move(core)) {}
 
 private:
+    template <class... A>
+    auto spawn_at(std::uint32_t site, A&&... a) const {
+        return detail::spawn_into(detail::runtime_spawn_target(*core_), site,
+                                  std::forward<A>(a)...);
+    }
+
     std::shared_ptr<detail::runtime_core> core_;
 };
 
@@ -467,7 +310,7 @@ public:
     /// Spawns onto this runtime from any thread (like handle().spawn).
     ///
     ///   auto h = rt.spawn(weft::named("worker"), []() -> weft::task<> { co_return; });
-    WEFT_DETAIL_SPAWN_MEMBERS(core().get(), )
+    WEFT_DETAIL_LOCATED_SPAWN(spawn, spawn_at, )
 
     /// Runs a plain callable on the blocking pool, from any thread (like
     /// handle().spawn_blocking; see weft::spawn_blocking).
@@ -494,6 +337,11 @@ private:
     explicit runtime(std::shared_ptr<detail::runtime_core> core) noexcept
         : core_(std::move(core)) {}
     const std::shared_ptr<detail::runtime_core>& core() const;
+    template <class... A>
+    auto spawn_at(std::uint32_t site, A&&... a) {
+        return detail::spawn_into(detail::runtime_spawn_target(*core()), site,
+                                  std::forward<A>(a)...);
+    }
     std::shared_ptr<detail::runtime_core> core_;
 };
 
@@ -511,5 +359,3 @@ auto block_on(F&& f, Args&&... args) {
 }
 
 } // namespace weft
-
-#undef WEFT_DETAIL_SPAWN_MEMBERS

@@ -36,6 +36,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "weft/detail/spawn_site.hpp"
+#include "weft/detail/task/spawn_into.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/spawn.hpp"
 #include "weft/sync/notify.hpp"
@@ -85,6 +87,23 @@ task<R> run_tracked(tracked_call<C> call) {
     co_return co_await invoke_callable(std::move(call.fn));
 }
 
+/// A task given to spawn as the callable that returns it.
+template <class R>
+struct adopted_task {
+    task<R> t;
+    WEFT_CORO_WRAPPER task<R> operator()() { return std::move(t); }
+};
+
+/// The callable of tracker.spawn(f, args...), or of tracker.spawn(task).
+template <class F, class... Args>
+auto tracked_callable(F&& f, Args&&... args) {
+    if constexpr (sizeof...(Args) == 0 && is_task<std::decay_t<F>>::value) {
+        return adopted_task<typename std::decay_t<F>::value_type>{std::move(f)};
+    } else {
+        return make_callable(std::forward<F>(f), std::forward<Args>(args)...);
+    }
+}
+
 } // namespace detail
 
 /// Tracks spawned tasks so that one can wait for all of them (see the file
@@ -99,20 +118,12 @@ public:
     task_tracker() : s_(std::make_shared<detail::tracker_state>()) {}
 
     /// Spawns `f(args...)` (which returns task<R>) like weft::spawn and
-    /// tracks it until it has finished and its callable is destroyed.
+    /// tracks it until it has finished and its callable is destroyed. The
+    /// same overloads as weft::spawn (named(...) first, or a task<R>); the
+    /// task records this call's location.
     ///
     ///   auto h = tracker.spawn(handle_client, std::move(socket));
-    template <class F, class... Args>
-    auto spawn(F&& f, Args&&... args) {
-        auto fn = detail::make_callable(std::forward<F>(f), std::forward<Args>(args)...);
-        using C = decltype(fn);
-        using T = detail::callable_result_t<C>;
-        static_assert(detail::is_task<T>::value,
-                      "weft::task_tracker::spawn: the callable must return weft::task<R>");
-        using R = typename T::value_type;
-        return weft::spawn(detail::run_tracked<C, R>(
-            detail::tracked_call<C>{detail::tracker_token(s_), std::move(fn)}));
-    }
+    WEFT_DETAIL_LOCATED_SPAWN(spawn, spawn_at, )
 
     /// No more tasks are expected: wait() may complete once none is left.
     /// Returns false if it was closed already.
@@ -145,6 +156,19 @@ public:
     WEFT_CORO_WRAPPER task<> wait() const { return wait_for(s_); }
 
 private:
+    template <class F, class... Args>
+    auto spawn_at(std::uint32_t site, F&& f, Args&&... args) {
+        auto fn = detail::tracked_callable(std::forward<F>(f), std::forward<Args>(args)...);
+        using C = decltype(fn);
+        using T = detail::callable_result_t<C>;
+        static_assert(detail::is_task<T>::value,
+                      "weft::task_tracker::spawn: the callable must return weft::task<R>");
+        using R = typename T::value_type;
+        return detail::spawn_into(detail::current_spawn_target(), site,
+                                  detail::run_tracked<C, R>(detail::tracked_call<C>{
+                                      detail::tracker_token(s_), std::move(fn)}));
+    }
+
     static task<> wait_for(std::shared_ptr<detail::tracker_state> s) {
         for (;;) {
             // Created before the check: a notify_waiters that comes between

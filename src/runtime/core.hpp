@@ -71,9 +71,10 @@ public:
     blocking_pool& blocking() noexcept { return blocking_; }
     /// The narrow view of the drivers that this runtime's threads carry.
     driver_context& drivers() noexcept { return drivers_; }
-    /// Where weft::spawn_local goes on this thread of the runtime (a worker,
-    /// the current-thread driver), or null (see local_set.hpp).
-    virtual local_spawner* local_spawner_here() noexcept { return nullptr; }
+    /// The scheduler weft::spawn_local builds for on this thread of the
+    /// runtime (a worker's pin, the current-thread driver), or null (see
+    /// local_set.hpp); the task is submitted through runtime_target.
+    virtual scheduler* local_scheduler_here() noexcept { return nullptr; }
 
 protected:
     /// Polls `drv.root` whenever it is ready, until it completes, doing the
@@ -128,6 +129,10 @@ private:
     void stop_observers() noexcept;
     std::unique_ptr<watchdog> watchdog_;
 };
+
+/// The spawn target (spawn_into.hpp) of tasks of `rt` built for `sched`:
+/// `rt` itself, or one of its pinned schedulers (spawn_local).
+spawn_target runtime_target(runtime_impl* rt, scheduler* sched) noexcept;
 
 /// Sets this thread's state to a runtime for a scope: `driver` is the loop
 /// that drives its queues here, or null.

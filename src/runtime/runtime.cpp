@@ -31,20 +31,34 @@ std::uint64_t next_task_id() noexcept {
 
 // --- context helpers ---------------------------------------------------------
 
-runtime_core* current_runtime_for_spawn() {
-    runtime_core* rt = this_thread_state().rt;
+namespace {
+/// Every runtime target's submission: registers, then t->sched schedules
+/// (this runtime, or a worker's pinned queue). Qualified: no virtual call.
+void submit_to_runtime(void* self, task_header* t) noexcept {
+    static_cast<runtime_impl*>(self)->runtime_impl::submit(t);
+}
+// (The exported functions below each build the target here: with -fPIC,
+// GCC does not inline one exported function into another.)
+spawn_target target_of(runtime_impl* rt, scheduler* sched) noexcept {
+    return {sched, &submit_to_runtime, rt};
+}
+} // namespace
+
+spawn_target runtime_target(runtime_impl* rt, scheduler* sched) noexcept {
+    return target_of(rt, sched);
+}
+
+spawn_target runtime_spawn_target(runtime_core& rt) noexcept {
+    auto* impl = static_cast<runtime_impl*>(&rt);
+    return target_of(impl, impl);
+}
+
+spawn_target current_spawn_target() {
+    runtime_impl* rt = this_thread_state().rt;
     if (WEFT_UNLIKELY(rt == nullptr))
         throw runtime_error("weft::spawn called outside a runtime: call it from a task, or use "
                             "runtime::spawn / runtime_handle::spawn / block_on");
-    return rt;
-}
-
-scheduler* runtime_scheduler(runtime_core* rt) noexcept {
-    return rt->task_scheduler();
-}
-
-void submit_spawned(runtime_core* rt, task_header* t) noexcept {
-    rt->submit(t);
+    return target_of(rt, rt);
 }
 
 std::shared_ptr<runtime_core> current_runtime_or_throw(const char* what) {

@@ -99,9 +99,9 @@ public:
 
     /// spawn_local on the driving thread is a plain spawn: every task of
     /// this runtime runs on that thread anyway.
-    local_spawner* local_spawner_here() noexcept override {
+    scheduler* local_scheduler_here() noexcept override {
         const thread_state& st = this_thread_state();
-        return st.rt == this && st.driver == this ? &spawner_ : nullptr;
+        return st.rt == this && st.driver == this ? this : nullptr;
     }
 
     void shutdown(std::chrono::nanoseconds timeout) noexcept override {
@@ -312,13 +312,6 @@ private:
         std::size_t head_ = 0;
         std::size_t count_ = 0;
     };
-    struct local_adapter final : local_spawner {
-        current_thread_runtime* rt;
-        explicit local_adapter(current_thread_runtime* r) noexcept : rt(r) {}
-        scheduler* local_scheduler() noexcept override { return rt; }
-        void submit_local(task_header* t) noexcept override { rt->submit(t); }
-    };
-    local_adapter spawner_{this};
     local_ring local_;
     task_ring deferred_; // yielded in this round (driving thread only)
     /// Seeded runs only: tasks that yielded (after their driver poll) or

@@ -29,7 +29,7 @@ constinit thread_local local_set_state* tls_set = nullptr;
 constexpr int max_polls_per_drive = 61;
 } // namespace
 
-class local_set_state final : public scheduler, public local_spawner {
+class local_set_state final : public scheduler {
 public:
     local_set_state() : owned_(4) {}
 
@@ -56,9 +56,11 @@ public:
     bool release(task_header* t) noexcept override { return owned_.remove(t); }
     void on_task_panic(task_header*, std::exception_ptr) noexcept override {}
 
-    // --- local_spawner ------------------------------------------------------------
-    scheduler* local_scheduler() noexcept override { return this; }
-    void submit_local(task_header* t) noexcept override {
+    // --- spawn target (local_set_spawn_target) -----------------------------------------
+    static void submit_local(void* self, task_header* t) noexcept {
+        static_cast<local_set_state*>(self)->submit(t);
+    }
+    void submit(task_header* t) noexcept {
         if (!owned_.bind(t)) { // the set is being destroyed
             task_ref_dec(t);   // the registry's reference, never taken
             cancel_unpolled(t);
@@ -148,18 +150,18 @@ private:
     owned_tasks owned_;
 };
 
-local_spawner* spawner_of(local_set_state& s) noexcept {
-    return &s;
+spawn_target local_set_spawn_target(local_set_state& s) noexcept {
+    return {&s, &local_set_state::submit_local, &s};
 }
 
-local_spawner* current_local_spawner() {
-    if (tls_set != nullptr) return tls_set;
+spawn_target current_local_spawn_target() {
+    if (tls_set != nullptr) return local_set_spawn_target(*tls_set);
     runtime_impl* rt = this_thread_state().rt;
     if (rt == nullptr)
         throw runtime_error("weft::spawn_local called outside a runtime and outside a local_set: "
                             "call it from a task (on a worker, a current-thread runtime, or a "
                             "local_set), or use local_set::spawn_local");
-    if (local_spawner* sp = rt->local_spawner_here()) return sp;
+    if (scheduler* s = rt->local_scheduler_here()) return runtime_target(rt, s);
     throw runtime_error(
         "weft::spawn_local called on a thread that is not a runtime worker (the thread inside a "
         "multi-thread block_on, or a blocking call): there is no thread to pin the task to. "

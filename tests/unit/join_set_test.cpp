@@ -295,6 +295,34 @@ TEST_P(JoinSetFlavors, TaskTrackerCountsAbortedTasks) {
     });
 }
 
+// The tracker takes every form weft::spawn takes (one ladder, decision 0045):
+// a task already created, and named(...). The task's frame (and the counted
+// argument in it) is gone before wait() returns.
+TEST_P(JoinSetFlavors, TaskTrackerSpawnsATaskAndANamedCallable) {
+    weft::runtime rt = make_runtime();
+    weft_test::counter c;
+    rt.block_on([&]() -> weft::task<> {
+        weft::task_tracker tracker;
+        weft::cancellation_token go;
+        auto body = [](weft::cancellation_token go, weft_test::counted g) -> weft::task<int> {
+            co_await go.cancelled();
+            (void)g;
+            co_return 7;
+        };
+        auto a = tracker.spawn(body(go, weft_test::counted(c, 1)));
+        auto b = tracker.spawn(weft::named("tracked"), body, go, weft_test::counted(c, 2));
+        EXPECT_EQ(tracker.size(), 2u);
+        tracker.close();
+        go.cancel();
+        co_await tracker.wait();
+        EXPECT_EQ(c.alive(), 0) << "the tasks' frames are gone before wait returns";
+        auto ra = co_await a;
+        auto rb = co_await b;
+        EXPECT_EQ(ra.value(), 7);
+        EXPECT_EQ(rb.value(), 7);
+    });
+}
+
 } // namespace
 
 TEST_P(JoinSetFlavors, BlockingAndLocalMembersJoinLikeTasks) {

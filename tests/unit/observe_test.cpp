@@ -544,3 +544,74 @@ TEST_P(Observe, JoinSetSpawnTakesANamedSite) {
 }
 
 } // namespace
+
+namespace {
+
+// join_set and task_tracker spawn through the same located ladder as
+// weft::spawn (decision 0045): the dump shows the line of the caller's
+// set.spawn(...) / tracker.spawn(...), not a line inside weft's headers.
+void expect_site_here(const weft::runtime_dump& d, weft::task_id id, std::uint32_t line) {
+    const weft::task_snapshot* t = find(d, id);
+    EXPECT_NE(t, nullptr) << d;
+    if (t == nullptr) return;
+    EXPECT_TRUE(ends_with(t->site.file, "observe_test.cpp")) << t->site.file;
+    EXPECT_EQ(t->site.line, line) << d;
+}
+
+TEST_P(Observe, JoinSetSpawnRecordsTheCallersLine) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        weft::cancellation_token go;
+        weft::join_set<void> set;
+        weft::abort_handle a = set.spawn(wait_on, go);
+        const std::uint32_t line_a = __LINE__ - 1;
+        weft::abort_handle b = set.spawn(wait_on_args, go, 1, 2, 3);
+        const std::uint32_t line_b = __LINE__ - 1;
+        weft::abort_handle c = set.spawn(wait_on(go));
+        const std::uint32_t line_c = __LINE__ - 1;
+        weft::runtime_dump d = weft::runtime_handle::current().dump();
+        expect_site_here(d, a.id(), line_a);
+        expect_site_here(d, b.id(), line_b);
+        expect_site_here(d, c.id(), line_c);
+        go.cancel();
+        co_await set.shutdown();
+    });
+}
+
+TEST_P(Observe, JoinSetSpawnLocalRecordsTheCallersLine) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        // From a task on a worker (spawn_local needs a thread to pin to).
+        auto inner = weft::spawn([]() -> weft::task<> {
+            weft::cancellation_token go;
+            weft::join_set<void> set;
+            weft::abort_handle a = set.spawn_local(wait_on, go);
+            const std::uint32_t line = __LINE__ - 1;
+            expect_site_here(weft::runtime_handle::current().dump(), a.id(), line);
+            go.cancel();
+            co_await set.shutdown();
+        });
+        auto r = co_await inner;
+        EXPECT_TRUE(r.has_value());
+    });
+}
+
+TEST_P(Observe, TaskTrackerSpawnRecordsTheCallersLine) {
+    weft::runtime rt = make_runtime();
+    rt.block_on([]() -> weft::task<> {
+        weft::cancellation_token go;
+        weft::task_tracker tracker;
+        auto a = tracker.spawn(wait_on, go);
+        const std::uint32_t line_a = __LINE__ - 1;
+        auto b = tracker.spawn([go]() -> weft::task<> { co_await go.cancelled(); });
+        const std::uint32_t line_b = __LINE__ - 1;
+        weft::runtime_dump d = weft::runtime_handle::current().dump();
+        expect_site_here(d, a.id(), line_a);
+        expect_site_here(d, b.id(), line_b);
+        go.cancel();
+        tracker.close();
+        co_await tracker.wait();
+    });
+}
+
+} // namespace

@@ -27,6 +27,13 @@
 //
 // WEFT_SPAWN_SITES=0 (a compile-time switch, used to measure the cost)
 // records nothing: every task gets site 0, "unknown".
+//
+// WEFT_DETAIL_LOCATED_SPAWN writes the one overload ladder that every spawn
+// entry point uses (weft::spawn, spawn_local, runtime, runtime_handle,
+// local_set, join_set, task_tracker): the caller's location can only be
+// captured by a defaulted trailing std::source_location parameter, which
+// cannot follow a parameter pack, so each arity is its own overload
+// (decision 0045).
 #pragma once
 
 #include <atomic>
@@ -34,6 +41,7 @@
 #include <cstring>
 #include <source_location>
 #include <string_view>
+#include <utility>
 
 #include "weft/detail/config.hpp"
 
@@ -114,3 +122,59 @@ inline std::uint32_t intern_site(const std::source_location& loc,
 }
 
 } // namespace weft::detail
+
+// The located-spawn ladder (decision 0045): declares the overloads of
+// spawn function `NAME` (a member when expanded in a class, then with the
+// member qualifiers `QUALS`), each forwarding to `IMPL(site, f, args...)`,
+// where `site` is the interned spawn site:
+//   NAME(f, [a1..a4])     f: weft::spawnable_callable; the caller's location
+//   NAME(f, a1..a5, ...)  five or more arguments: site 0, "unknown"
+//   NAME(named, f, ...)   the name and named's location, any arguments
+//   NAME(task<R>)         a task already created; the caller's location
+// Needs spawn.hpp (spawnable_callable) and observe.hpp (named).
+#define WEFT_DETAIL_LOCATED_SPAWN(NAME, IMPL, QUALS)                                               \
+    template <::weft::spawnable_callable F>                                                        \
+    auto NAME(F&& f, ::std::source_location loc = ::std::source_location::current()) QUALS {       \
+        return IMPL(::weft::detail::intern_site(loc), ::std::forward<F>(f));                       \
+    }                                                                                              \
+    template <::weft::spawnable_callable F, class A1>                                              \
+    auto NAME(F&& f, A1&& a1, ::std::source_location loc = ::std::source_location::current())      \
+        QUALS {                                                                                    \
+        return IMPL(::weft::detail::intern_site(loc), ::std::forward<F>(f),                        \
+                    ::std::forward<A1>(a1));                                                       \
+    }                                                                                              \
+    template <::weft::spawnable_callable F, class A1, class A2>                                    \
+    auto NAME(F&& f, A1&& a1, A2&& a2,                                                             \
+              ::std::source_location loc = ::std::source_location::current()) QUALS {              \
+        return IMPL(::weft::detail::intern_site(loc), ::std::forward<F>(f),                        \
+                    ::std::forward<A1>(a1), ::std::forward<A2>(a2));                               \
+    }                                                                                              \
+    template <::weft::spawnable_callable F, class A1, class A2, class A3>                          \
+    auto NAME(F&& f, A1&& a1, A2&& a2, A3&& a3,                                                    \
+              ::std::source_location loc = ::std::source_location::current()) QUALS {              \
+        return IMPL(::weft::detail::intern_site(loc), ::std::forward<F>(f),                        \
+                    ::std::forward<A1>(a1), ::std::forward<A2>(a2), ::std::forward<A3>(a3));       \
+    }                                                                                              \
+    template <::weft::spawnable_callable F, class A1, class A2, class A3, class A4>                \
+    auto NAME(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,                                           \
+              ::std::source_location loc = ::std::source_location::current()) QUALS {              \
+        return IMPL(::weft::detail::intern_site(loc), ::std::forward<F>(f),                        \
+                    ::std::forward<A1>(a1), ::std::forward<A2>(a2), ::std::forward<A3>(a3),        \
+                    ::std::forward<A4>(a4));                                                       \
+    }                                                                                              \
+    template <::weft::spawnable_callable F, class A1, class A2, class A3, class A4, class A5,      \
+              class... More>                                                                       \
+    auto NAME(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, More&&... more) QUALS {          \
+        return IMPL(0, ::std::forward<F>(f), ::std::forward<A1>(a1), ::std::forward<A2>(a2),       \
+                    ::std::forward<A3>(a3), ::std::forward<A4>(a4), ::std::forward<A5>(a5),        \
+                    ::std::forward<More>(more)...);                                                \
+    }                                                                                              \
+    template <class F, class... Args>                                                              \
+    auto NAME(const ::weft::named& name, F&& f, Args&&... args) QUALS {                            \
+        return IMPL(name.site(), ::std::forward<F>(f), ::std::forward<Args>(args)...);             \
+    }                                                                                              \
+    template <class R>                                                                             \
+    auto NAME(::weft::task<R> t WEFT_LIFETIMEBOUND,                                                \
+              ::std::source_location loc = ::std::source_location::current()) QUALS {              \
+        return IMPL(::weft::detail::intern_site(loc), ::std::move(t));                             \
+    }

@@ -30,8 +30,5 @@ bool pinned_scheduler::release(task_header* t) noexcept {
 void pinned_scheduler::on_task_panic(task_header* t, std::exception_ptr e) noexcept {
     rt_->runtime_impl::on_task_panic(t, std::move(e));
 }
-void pinned_scheduler::submit_local(task_header* t) noexcept {
-    rt_->runtime_impl::submit(t); // registers it, then t->sched (this) schedules it
-}
 
 } // namespace weft::detail::mt

@@ -159,7 +159,7 @@ public:
         notify_parked();
     }
 
-    local_spawner* local_spawner_here() noexcept override {
+    scheduler* local_scheduler_here() noexcept override {
         const thread_state& st = this_thread_state();
         if (st.rt != this || st.driver == nullptr) return nullptr;
         return static_cast<worker*>(st.driver)->pinned_sched.get();

@@ -35,14 +35,12 @@ class multi_thread_runtime;
 struct worker;
 
 /// The scheduler of tasks pinned to one worker (spawn_local).
-class pinned_scheduler final : public scheduler, public local_spawner {
+class pinned_scheduler final : public scheduler {
 public:
     pinned_scheduler(runtime_impl* rt, worker* w) noexcept : rt_(rt), w_(w) {}
     void schedule(task_header* t, bool is_yield) noexcept override;
     bool release(task_header* t) noexcept override;
     void on_task_panic(task_header* t, std::exception_ptr e) noexcept override;
-    scheduler* local_scheduler() noexcept override { return this; }
-    void submit_local(task_header* t) noexcept override;
 
 private:
     runtime_impl* rt_; // the worker's runtime
