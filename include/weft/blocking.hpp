@@ -76,8 +76,8 @@ class blocking_task final : public task_header {
 
 public:
     template <class CC>
-    explicit blocking_task(std::uint64_t id, CC&& c)
-        : task_header(&vtable, nullptr, id, nullptr), f_(std::forward<CC>(c)) {}
+    explicit blocking_task(std::uint64_t task_id_value, CC&& c)
+        : task_header(&vtable, nullptr, task_id_value, nullptr), f_(std::forward<CC>(c)) {}
 
     static void* operator new(std::size_t n) { return header_allocate(n); }
     static void operator delete(void* p, std::size_t n) noexcept { header_deallocate(p, n); }

@@ -389,9 +389,8 @@ public:
     /// io_uring_enter before it runs the next round, polls for I/O or
     /// parks. A writer waits at most for the tasks queued before it. With
     /// many connections busy at once that is one system call per round
-    /// instead of one per write (tcp_echo on 2 cores: +25% round trips/s
-    /// current-thread; multi-thread, as many round trips with p99 down from
-    /// 4.2 ms to about 1 ms). Off, or where io_uring is not
+    /// instead of one per write (the decisions have the figures). Off, or
+    /// where io_uring is not
     /// available (old kernel, seccomp), every write is its own send(2).
     /// Results and errors are the same either way. On a multi-thread
     /// runtime, a task that polls for long holds back the writes its worker

@@ -167,8 +167,8 @@ class spawned_task final : public task_header {
 
 public:
     template <class CC>
-    spawned_task(scheduler* s, std::uint64_t id, CC&& c, std::uint32_t site = 0)
-        : task_header(&vtable, s, id, nullptr, site), storage_(std::forward<CC>(c)) {}
+    spawned_task(scheduler* s, std::uint64_t task_id_value, CC&& c, std::uint32_t site = 0)
+        : task_header(&vtable, s, task_id_value, nullptr, site), storage_(std::forward<CC>(c)) {}
 
     C& callable() noexcept { return storage_.fn(); }
 
@@ -391,7 +391,7 @@ auto spawn(const named& name, F&& f, Args&&... args) {
 
 /// Spawns a task that was already created. Its coroutine must not borrow
 /// anything that dies before the task does; with Clang the join handle is
-/// checked for that (WEFT_LIFETIMEBOUND, see detail/config.hpp):
+/// checked for that (WEFT_LIFETIMEBOUND, see coro_attributes.hpp):
 ///
 ///   weft::task<> serve(const config& c);
 ///   auto h = weft::spawn(serve(cfg));            // fine: cfg outlives h

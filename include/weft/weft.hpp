@@ -5,6 +5,7 @@
 #pragma once
 
 #include "weft/blocking.hpp"
+#include "weft/coro_attributes.hpp"
 #include "weft/cancellation_token.hpp"
 #include "weft/fs.hpp"
 #include "weft/io.hpp"

@@ -40,7 +40,7 @@
 // reserve(). A woken send moves its value into the buffer itself, when it
 // resumes; a woken reserve() turns the slot into a permit.
 //
-// Cancellation (DESIGN.md): nothing of a send takes effect unless the
+// Cancellation (docs/architecture.md): nothing of a send takes effect unless the
 // sending task resumes from it, so an abort (or a timeout/select that
 // abandons the send) requested before the send completed drops the value:
 // it is never received. That is why a granted slot is not filled by the
