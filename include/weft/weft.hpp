@@ -5,8 +5,8 @@
 #pragma once
 
 #include "weft/blocking.hpp"
-#include "weft/coro_attributes.hpp"
 #include "weft/cancellation_token.hpp"
+#include "weft/coro_attributes.hpp"
 #include "weft/fs.hpp"
 #include "weft/io.hpp"
 #include "weft/join.hpp"
