@@ -146,11 +146,9 @@ using blocking_result_t = std::invoke_result_t<C&&>;
 /// submitted. The result holds the task's initial references minus the
 /// registry's (a blocking call is not in the task registry): the queue
 /// entry's (give it to submit_blocking) and the join handle's (adopt it
-/// with join_handle<R>).
-///
-///   auto* t = detail::make_blocking_task([] { return 42; });
-///   join_handle<int> h(t);
-///   detail::submit_blocking(rt, t);
+/// with join_handle<R>). spawn_blocking below is the way to use it:
+/// `t = make_blocking_task(c)`, `join_handle<R> h(t)`, then
+/// `submit_blocking(rt, t)`.
 template <class C>
 task_header* make_blocking_task(C&& c) {
     using Cd = std::decay_t<C>;

@@ -125,7 +125,7 @@ struct abort_on_drop {
 ///       auto h = weft::spawn_local([]() -> weft::task<> {
 ///           co_await weft::time::sleep(10ms);   // resumed on the same thread
 ///       });
-///       co_await h;
+///       (co_await h).expect("the local task failed");
 ///   }
 template <class F>
 requires(!std::is_same_v<std::remove_cvref_t<F>, named> &&
