@@ -18,10 +18,10 @@
 #
 # Each example goes into OUT_DIR/<header with / and . as _>.cpp, one file per
 # header, each in its own namespace, with #line pointing back at the header:
-#   - an example that defines something (its first line at its own indent
-#     starts a function definition, a struct, a class or a template, or
-#     declares a variable of a weft type followed by a definition) stays at
-#     namespace scope;
+#   - an example that defines something stays at namespace scope: its first
+#     line starts with template, struct, class, `int main`, `task<...> f(` or
+#     WEFT_CORO_WRAPPER, or one of its lines at the example's own indent
+#     opens a function definition (`type name(args) {`);
 #   - any other example is a sequence of statements: it becomes the body of
 #     `weft::task<> example() { ...; co_return; }`, so it may co_await.
 # Names an example uses without declaring them (rx, stream, use(), log(), a
