@@ -9,7 +9,7 @@
 #
 #   cmake --build build --target weft_header_examples
 #
-# Built (at -O0: never run) as part of `all` (so by `make test`), with weft_warnings (so -Werror
+# Built (at -O0: never run) as part of `all` (so by `make test`), with weft_warnings' flags (so -Werror
 # in CI), in the non-sanitizer builds only. Allowed on top: unused names (an
 # example often stops at `auto r = co_await ...`), and:
 #   GCC    -Wno-subobject-linkage: #line makes GCC take the generated file
@@ -44,8 +44,12 @@ add_library(weft_header_examples OBJECT ${_ex_sources})
 target_include_directories(weft_header_examples PRIVATE
   ${PROJECT_SOURCE_DIR}/include ${CMAKE_CURRENT_LIST_DIR})
 target_compile_features(weft_header_examples PRIVATE cxx_std_20)
-target_link_libraries(weft_header_examples PRIVATE weft_warnings Threads::Threads)
-target_compile_options(weft_header_examples PRIVATE
+target_link_libraries(weft_header_examples PRIVATE Threads::Threads)
+# weft_warnings' flags, spelled here so that the -Wno- ones come after -Wall
+# (Clang honours the last of -Wall and -Wno-X; an interface library's flags
+# would come after these).
+target_compile_options(weft_header_examples PRIVATE -Wall -Wextra -Wpedantic
+  $<$<BOOL:${WEFT_WERROR}>:-Werror>
   -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-local-typedefs
   -O0 -g0) # never run: no need to optimise
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
