@@ -28,7 +28,7 @@
 // region, and handed to tasks as a plain pointer (no per-task refcounting).
 // Task bodies are free functions taking that pointer as an argument: nothing
 // is captured by reference, and no lambda with captures sits inside a
-// co_await expression (GCC 12 miscompiles that; see DESIGN.md).
+// co_await expression (GCC 12 miscompiles that; see docs/compiler-traps.md).
 //
 // Adding a workload: write `std::vector<double> name(weft::runtime&, std::size_t iters)`
 // (one value per figure, for one sample of `iters` back-to-back iterations),

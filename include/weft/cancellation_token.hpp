@@ -23,9 +23,9 @@
 //   tasks; a cancelled (dropped) wait just withdraws.
 // - drop_guard() gives an RAII guard that cancels the token when destroyed,
 //   unless disarm()ed.
-// - Not yet here: run_until_cancelled(awaitable) (Tokio's
-//   CancellationToken::run_until_cancelled). It needs select (a later
-//   issue); until then, `select(t.cancelled(), work)` is the pattern.
+// - Not here: run_until_cancelled(awaitable) (Tokio's
+//   CancellationToken::run_until_cancelled); `select(t.cancelled(), work)`
+//   (weft/select.hpp) does the same.
 //
 // Design and invariants:
 // - Each token state is a heap node counted by the number of

@@ -2,7 +2,7 @@
 //
 //   auto text = co_await weft::fs::read_to_string("config.toml");
 //   if (!text) { std::puts(text.message().c_str()); co_return; } // names the path
-//   co_await weft::fs::create_dir_all("out/logs");
+//   if (auto made = co_await weft::fs::create_dir_all("out/logs"); !made) co_return;
 //   auto w = co_await weft::fs::write("out/logs/run.txt", *text);
 //
 // Linux has no asynchronous file I/O that works everywhere (regular files
@@ -84,7 +84,7 @@ task<io::result<metadata_t>> metadata(std::filesystem::path path);
 /// Creates the directory and any missing parents; an existing directory is
 /// not an error.
 ///
-///   co_await weft::fs::create_dir_all("cache/v1/blobs");
+///   auto made = co_await weft::fs::create_dir_all("cache/v1/blobs");
 ///
 /// Cancel safety (`fs::create_dir_all`): not cancel safe. The directories
 /// may still be created after the cancel (the call runs to its end on the
@@ -94,7 +94,7 @@ task<io::result<void>> create_dir_all(std::filesystem::path path);
 /// Removes a file (not a directory). A missing file is an error
 /// (std::errc::no_such_file_or_directory), as with Tokio.
 ///
-///   co_await weft::fs::remove_file("stale.lock");
+///   auto removed = co_await weft::fs::remove_file("stale.lock");
 ///
 /// Cancel safety (`fs::remove_file`): not cancel safe. The file may still
 /// be removed after the cancel (the call runs to its end on the blocking

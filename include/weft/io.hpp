@@ -108,7 +108,7 @@ private:
 /// operations, a message naming what failed).
 ///
 ///   weft::io::result<std::size_t> r = co_await s.write(data);
-///   if (r) use(*r); else if (r.error() == std::errc::broken_pipe) ...;
+///   if (r) use(*r); else if (r.error() == std::errc::broken_pipe) log("peer went away");
 ///   auto listener = weft::net::tcp_listener::bind("127.0.0.1:0").value(); // throws
 template <class T>
 class [[nodiscard]] result : public detail::result_error {
@@ -154,7 +154,7 @@ inline std::error_code last_error() noexcept {
 
 /// Views a character range as bytes (read/write take bytes).
 ///
-///   co_await s.write_all(weft::io::bytes("GET / HTTP/1.1\r\n\r\n"));
+///   auto w = co_await s.write_all(weft::io::bytes("GET / HTTP/1.1\r\n\r\n"));
 inline std::span<const std::byte> bytes(std::string_view s) noexcept {
     return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
@@ -307,7 +307,7 @@ WEFT_CORO_WRAPPER task<result<std::size_t>> read_to_string(R& r, std::string& ou
 /// again repeats them (as Tokio's write_all). The overload with `done` is
 /// cancel safe.
 ///
-///   co_await weft::io::write_all(stream, weft::io::bytes("pong\n"));
+///   auto w = co_await weft::io::write_all(stream, weft::io::bytes("pong\n"));
 template <async_write W>
 task<result<void>> write_all(W& w, std::span<const std::byte> buf) {
     while (!buf.empty()) {
@@ -495,9 +495,9 @@ private:
 /// buffer again).
 ///
 ///   weft::io::buf_writer out(std::move(stream));
-///   co_await out.write(weft::io::bytes("a"));
-///   co_await out.write(weft::io::bytes("b"));
-///   co_await out.flush();                   // one write(2) for "ab"
+///   auto a = co_await out.write(weft::io::bytes("a"));
+///   auto b = co_await out.write(weft::io::bytes("b"));
+///   auto f = co_await out.flush();          // one write(2) for "ab"
 template <async_write W>
 class buf_writer {
 public:

@@ -254,7 +254,7 @@ WEFT_CORO_WRAPPER_OWNING auto join(A&&... a) {
 ///
 ///   auto r = co_await weft::try_join(weft::time::timeout(1s, rx.recv()),
 ///                                    std::move(handle));
-///   if (!r) return;                       // r.failed_branch() says which
+///   if (!r) co_return;                    // r.failed_branch() says which
 ///   auto& [msg, out] = *r;                // std::optional<T>, the task's value
 ///
 /// Cancel safety (`try_join`): not cancel safe. As join: finished branches' values are dropped.

@@ -148,6 +148,7 @@ public:
     /// Runs the plain callable `f(args...)` (returning T) on the blocking
     /// pool, as a member of the set; see weft::spawn_blocking.
     ///
+    ///   std::string path = "data.bin";
     ///   set.spawn_blocking([path] { return checksum(path); });
     template <class F, class... Args>
     weft::abort_handle spawn_blocking(F&& f, Args&&... args) {
@@ -239,7 +240,7 @@ public:
     /// Adds a task that was already spawned (its join_handle is consumed).
     /// Throws std::logic_error for an empty handle.
     ///
-    ///   set.adopt(weft::spawn(work));
+    ///   set.adopt(weft::spawn(compute));
     weft::abort_handle adopt(join_handle<T>&& h) {
         detail::task_header* m = detail::join_access::release(h);
         if (m == nullptr)

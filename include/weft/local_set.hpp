@@ -96,7 +96,7 @@ struct abort_on_drop {
 ///       auto h = weft::spawn_local([]() -> weft::task<> {
 ///           co_await weft::time::sleep(10ms);   // resumed on the same thread
 ///       });
-///       co_await h;
+///       (co_await h).expect("the local task failed");
 ///   }
 WEFT_DETAIL_LOCATED_SPAWN(spawn_local, detail::spawn_local_here, )
 

@@ -136,7 +136,10 @@ enum class shutdown_how { read = SHUT_RD, write = SHUT_WR, both = SHUT_RDWR };
 /// task than the write half's.
 ///
 ///   auto [rd, wr] = std::move(stream).into_split();
-///   weft::spawn([rd = std::move(rd)]() mutable -> weft::task<> { ... co_await rd.read(buf) ... });
+///   weft::spawn([rd = std::move(rd)]() mutable -> weft::task<> {
+///       std::byte buf[4096];
+///       while (auto n = co_await rd.read(buf)) if (*n == 0) co_return;
+///   });
 class read_half {
 public:
     read_half() = default;
@@ -159,7 +162,7 @@ private:
 /// The half of a stream that writes (from into_split). Dropping it shuts the
 /// write direction down (the peer reads end of stream), as in Tokio.
 ///
-///   co_await wr.write_all(weft::io::bytes("bye\n"));
+///   auto w = co_await wr.write_all(weft::io::bytes("bye\n"));
 class write_half {
 public:
     write_half() = default;
@@ -224,7 +227,7 @@ public:
     }
     /// Writes all of `buf`.
     ///
-    ///   co_await s.write_all("HTTP/1.1 200 OK\r\n...");
+    ///   auto w = co_await s.write_all("HTTP/1.1 200 OK\r\n...");
     ///
     /// The bytes must stay alive until the co_await finishes (as for every
     /// operation here); the stream too.
@@ -259,7 +262,7 @@ protected:
 ///
 ///   auto s = (co_await weft::net::tcp_stream::connect("127.0.0.1:8080")).value();
 ///   s.set_nodelay(true).value();
-///   co_await s.write_all("ping\n");
+///   auto w = co_await s.write_all("ping\n");
 class tcp_stream : public stream_base {
 public:
     tcp_stream() = default;
@@ -312,7 +315,7 @@ private:
 /// A UDP socket.
 ///
 ///   auto sock = weft::net::udp_socket::bind("127.0.0.1:0").value();
-///   co_await sock.send_to(weft::io::bytes("hi"), peer);
+///   auto sent = co_await sock.send_to(weft::io::bytes("hi"), peer);
 ///   std::byte buf[1500];
 ///   auto got = co_await sock.recv_from(buf);   // {size, from}
 class udp_socket {
@@ -343,7 +346,7 @@ private:
 /// A Unix-domain stream socket.
 ///
 ///   auto [a, b] = weft::net::unix_stream::pair().value();
-///   co_await a.write_all("x");
+///   auto w = co_await a.write_all("x");   // b reads "x"
 class unix_stream : public stream_base {
 public:
     unix_stream() = default;

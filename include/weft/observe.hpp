@@ -5,8 +5,8 @@
 // weft::spawn call, at no extra memory: it is interned into the task's
 // state word, see detail/spawn_site.hpp) and may be given a name:
 //
-//   weft::spawn(weft::named("accept-loop"), accept_loop, std::ref(listener));
-//   weft::spawn(weft::named(std::format("conn-{}", id)), serve, std::move(sock));
+//   weft::spawn(weft::named("accept-loop"), accept_loop, port);
+//   weft::spawn(weft::named("conn-" + std::to_string(id)), serve, std::move(sock));
 //
 // The runtime lists its live tasks on demand:
 //
@@ -33,7 +33,7 @@ namespace weft {
 /// location of the spawn call (the expression `named(...)` is written there).
 ///
 ///   weft::spawn(weft::named("accept-loop"), accept_loop, port);   // a literal: free
-///   weft::spawn(weft::named(std::string("conn-") + peer), serve); // copied, bounded
+///   weft::spawn(weft::named("conn-" + peer), serve, std::move(sock)); // copied, bounded
 ///
 /// A `const char*` name must be a constant expression (a string literal or
 /// a constexpr array): the constructor is consteval, so a pointer to a
@@ -150,8 +150,8 @@ struct task_snapshot {
 ///
 ///   std::cout << rt.handle().dump();
 ///   // weft: 2 live tasks
-///   //   task 1025 "accept-loop" idle, spawned at main.cpp:12, suspended in
-///   weft::net::tcp_listener::accept()
+///   //   task 1025 "accept-loop" idle, spawned at main.cpp:12,
+///   //     suspended in weft::net::tcp_listener::accept()
 ///   //       awaiting io readiness at net.cpp:212 in weft::net::tcp_listener::accept()
 ///   //       awaiting task at main.cpp:20 in accept_loop(int)
 ///   //   task 1026 "ticker" scheduled, spawned at main.cpp:13
@@ -166,7 +166,9 @@ std::ostream& operator<<(std::ostream& os, const runtime_dump& d);
 /// a task that has been in one poll for at least `threshold`, keeping its
 /// thread from running anything else. Reported once per such poll.
 ///
-///   .on_long_poll([](const weft::long_poll_report& r) { std::cerr << r << '\n'; })
+///   auto rt = weft::runtime::multi_thread()
+///                 .on_long_poll([](const weft::long_poll_report& r) { std::cerr << r << '\n'; })
+///                 .build();
 struct long_poll_report {
     task_id id;
     spawn_site site;

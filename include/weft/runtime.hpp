@@ -8,6 +8,7 @@
 //           auto h = weft::spawn([]() -> weft::task<int> { co_return 21 * 2; });
 //           co_return *co_await h;
 //       });
+//       return v == 42 ? 0 : 1;
 //   }
 //
 // or, like #[tokio::main], with the free function:
@@ -217,7 +218,9 @@ public:
     /// Where long-poll reports go (default: one line on stderr). Called on
     /// the watchdog's thread; it may block the watchdog, not the runtime.
     ///
-    ///   .on_long_poll([](const weft::long_poll_report& r) { log(r); })
+    ///   auto rt = weft::runtime::multi_thread()
+    ///                 .on_long_poll([](const weft::long_poll_report& r) { log(r); })
+    ///                 .build();
     runtime_builder& on_long_poll(std::function<void(const long_poll_report&)> f);
     /// Prints this runtime's dump() to stderr on SIGQUIT (Ctrl-\). Installs
     /// a process-wide handler (install_sigquit_dump) that only wakes a

@@ -1,7 +1,7 @@
 // weft::signal: Unix signals as awaitable events.
 //
 //   auto stop = weft::signal::ctrl_c();      // the handler is installed here
-//   co_await std::move(stop);                // completes at the next SIGINT
+//   auto r = co_await std::move(stop);       // completes at the next SIGINT
 //
 //   auto hup = weft::signal::unix_signal(SIGHUP).value();
 //   for (;;) { co_await hup.recv(); reload_config(); }
@@ -73,8 +73,9 @@ io::result<signal_stream> unix_signal(int signum);
 /// registered when ctrl_c() is called, not when the task is first awaited,
 /// so a Ctrl-C in between is not missed.
 ///
+///   weft::cancellation_token token;
 ///   weft::spawn([stop = weft::signal::ctrl_c(), token]() mutable -> weft::task<> {
-///       co_await std::move(stop);
+///       auto r = co_await std::move(stop);   // the next SIGINT (or an error)
 ///       token.cancel();
 ///   });
 ///

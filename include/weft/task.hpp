@@ -14,7 +14,7 @@
 // - The promise sits next to the awaiter (cppcoro style). A task owns its
 //   frame: destroying an unstarted or suspended task destroys the frame, and
 //   with it every awaited child task and leaf awaitable below it. This is how
-//   abort reaches every pending operation (DESIGN.md, "Cancellation").
+//   abort reaches every pending operation (docs/architecture.md, "Cancellation").
 // - Awaiting a task and finishing one do not grow the stack: the awaiter
 //   and final_suspend hand the next coroutine to the poller's trampoline
 //   (thread_context::resume_next, see poll_task in src/task.cpp) instead of

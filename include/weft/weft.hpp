@@ -6,6 +6,7 @@
 
 #include "weft/blocking.hpp"
 #include "weft/cancellation_token.hpp"
+#include "weft/coro_attributes.hpp"
 #include "weft/fs.hpp"
 #include "weft/io.hpp"
 #include "weft/join.hpp"

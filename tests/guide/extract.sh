@@ -1,22 +1,16 @@
 #!/bin/sh
 # Extracts the code blocks of the guide (docs/guide/*.md) for tests/guide/guide.cmake.
 #
-#   extract.sh OUT_DIR RUN_PENDING PAGE.md...
-#
-# RUN_PENDING: comma-separated chapter names (e.g. "06-join-vs-spawn") whose
-# ```cpp pending blocks are compiled and run like plain ```cpp ones, "ALL"
-# for every chapter, or "-" for none.
+#   extract.sh OUT_DIR PAGE.md...
 #
 # Fences (the info string after ```):
 #   cpp            a complete program: compiled into weft_guide and run
 #   cpp dangling   wrong code that Clang >= 17 must reject with -Wdangling
 #   cpp wrong      wrong code that compiles but must not run: syntax-checked
-#   cpp pending    uses names that do not exist yet: extracted, not compiled
 #   ... asan=KIND  (after dangling or wrong) what AddressSanitizer reports
 #                  when the block runs, e.g. asan=heap-use-after-free; such
 #                  blocks also go into guide_asan.cpp, which ASan builds run
 #   text output    the exact standard output of the closest ```cpp block above
-#                  (ignored while that block is pending)
 # Anything else (```text, ```sh, ```cmake) is left alone.
 #
 # Writes, under OUT_DIR:
@@ -28,7 +22,7 @@
 #                          the command line
 #   guide_asan.cpp         the same for the blocks marked asan=KIND
 #   snippets.list          one line per block: "<chapter>.<n> <kind> [<asan>]",
-#                          kind is run, dangling, wrong or pending
+#                          kind is run, dangling or wrong
 #   blocks/<chapter>.<n>.cpp  each block verbatim, as a user would copy it
 #   expected/<chapter>.<n>.txt  a runnable block's `text output` block
 # Files are replaced only when their content changes, so that a re-configure
@@ -36,8 +30,7 @@
 set -eu
 
 out=$1
-run_pending=$2
-shift 2
+shift
 
 mkdir -p "$out/blocks" "$out/expected"
 tmp=$(mktemp -d)
@@ -46,7 +39,7 @@ mkdir -p "$tmp/blocks" "$tmp/expected"
 
 for page in "$@"; do
     chapter=$(basename "$page" .md)
-    awk -v chapter="$chapter" -v page="$page" -v tmp="$tmp" -v run_pending=",$run_pending," '
+    awk -v chapter="$chapter" -v page="$page" -v tmp="$tmp" '
         function fail(msg) {
             printf "%s:%d: %s\n", page, NR, msg > "/dev/stderr"
             failed = 1
@@ -94,7 +87,6 @@ for page in "$@"; do
             sub(/^```[ \t]*/, "", info)
             sub(/[ \t]+$/, "", info)
             if (info == "text output") {
-                if (last_pending) { in_other = 1; next }   # checked once it runs
                 if (last_run == "") fail("a `text output` block needs a ```cpp block before it")
                 if (seen_output[last_run]) fail("a second `text output` block for " last_run)
                 seen_output[last_run] = 1
@@ -113,18 +105,13 @@ for page in "$@"; do
             if (info == "cpp") kind = "run"
             else if (info == "cpp dangling") kind = "dangling"
             else if (info == "cpp wrong") kind = "wrong"
-            else if (info == "cpp pending") {
-                kind = "pending"
-                if (index(run_pending, "," chapter ",") || index(run_pending, ",ALL,")) kind = "run"
-            }
-            else fail("unknown fence \"```" info "\" (cpp, cpp dangling, cpp wrong, cpp pending)")
+            else fail("unknown fence \"```" info "\" (cpp, cpp dangling, cpp wrong)")
             n++
             name = chapter "." n
             block = tmp "/blocks/" name ".cpp"
             printf "" > block
             in_block = 1
             print name " " kind (asan == "" ? "" : " " asan) >> (tmp "/snippets.list")
-            last_pending = (kind == "pending")
             last_run = (kind == "run") ? name : ""
             # Runnable blocks go into guide_snippets.cpp, asan ones into guide_asan.cpp.
             prog = (kind == "run") ? "" : (asan != "") ? "asan_" : "none"

@@ -9,17 +9,12 @@
 #                    with -Wdangling (as tests/lifetime/ does)
 #   ```cpp wrong     guide.<chapter>.<n>.compiles: compiled with -fsyntax-only
 #                    (it must stay valid C++), never run
-#   ```cpp pending   guide.<chapter>.<n>: reported as skipped, until its
-#                    chapter is listed in WEFT_GUIDE_RUN_PENDING
 #   ... asan=KIND    (dangling or wrong blocks) in a GCC ASan build
 #                    (WEFT_SANITIZE=address), guide.<chapter>.<n>.asan runs
 #                    the block and passes only if ASan reports KIND, so the
 #                    report the guide shows stays true
 #
 # One executable for every runnable block keeps the build short.
-set(WEFT_GUIDE_RUN_PENDING "" CACHE STRING
-  "Chapters of docs/guide whose ```cpp pending blocks are compiled and run (e.g. 06-join-vs-spawn;07-blocking), or ALL")
-
 set(_guide_dir ${PROJECT_SOURCE_DIR}/docs/guide)
 set(_guide_out ${CMAKE_CURRENT_BINARY_DIR}/guide)
 file(GLOB WEFT_GUIDE_PAGES CONFIGURE_DEPENDS ${_guide_dir}/*.md)
@@ -27,12 +22,8 @@ list(SORT WEFT_GUIDE_PAGES)
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
   ${WEFT_GUIDE_PAGES} ${CMAKE_CURRENT_LIST_DIR}/extract.sh)
 
-string(REPLACE ";" "," _guide_pending "${WEFT_GUIDE_RUN_PENDING}")
-if(_guide_pending STREQUAL "")
-  set(_guide_pending "-")
-endif()
 execute_process(
-  COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/extract.sh ${_guide_out} ${_guide_pending} ${WEFT_GUIDE_PAGES}
+  COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/extract.sh ${_guide_out} ${WEFT_GUIDE_PAGES}
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
   RESULT_VARIABLE _guide_rc
   ERROR_VARIABLE _guide_err)
@@ -104,9 +95,5 @@ foreach(_line IN LISTS _guide_snippets)
       set_tests_properties(guide.${_name}.dangling PROPERTIES
         SKIP_REGULAR_EXPRESSION "skipped" LABELS "guide;lifetime")
     endif()
-  elseif(_kind STREQUAL "pending")
-    add_test(NAME guide.${_name}
-      COMMAND ${CMAKE_COMMAND} -E echo "pending: uses names not in weft yet (WEFT_GUIDE_RUN_PENDING)")
-    set_tests_properties(guide.${_name} PROPERTIES SKIP_REGULAR_EXPRESSION "pending" LABELS guide)
   endif()
 endforeach()

@@ -3,6 +3,10 @@
 #                          consumer with find_package(weft CONFIG REQUIRED)
 #   package.subdirectory   a consumer that add_subdirectory()s the source tree
 #   package.pkg_config     the consumer compiled with `pkg-config --cflags --libs weft`
+#                          and -Wall -Wextra -Wshadow -Werror (weft.pc gives -I)
+#   package.strict_warnings  the consumer against include/ with -I and
+#                          -Wall -Wextra -Wpedantic -Wshadow -Werror, syntax only
+#                          (no install, no pkg-config: always runs)
 # Each is one CTest test driven by tests/package/run.sh, labelled `package`.
 # Included from tests/CMakeLists.txt.
 #
@@ -32,7 +36,7 @@ set(_weft_pkg_env
   CMAKE_GENERATOR=${CMAKE_GENERATOR}
   CMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE})
 
-foreach(mode find_package subdirectory pkg_config)
+foreach(mode find_package subdirectory pkg_config strict_warnings)
   add_test(NAME package.${mode}
     COMMAND ${WEFT_BASH} ${CMAKE_CURRENT_LIST_DIR}/run.sh ${mode})
   set_tests_properties(package.${mode} PROPERTIES

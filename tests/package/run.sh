@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Driver for the package tests (registered by package_test.cmake):
 #
-#   run.sh find_package|subdirectory|pkg_config
+#   run.sh find_package|subdirectory|pkg_config|strict_warnings
 #
 # Configuration comes from the environment, set by CTest:
 #   WEFT_SOURCE_DIR   weft's source root
@@ -11,7 +11,7 @@
 #   CMAKE_COMMAND, CXX, CMAKE_GENERATOR, CMAKE_BUILD_TYPE
 set -euo pipefail
 
-mode=${1:?usage: run.sh find_package|subdirectory|pkg_config}
+mode=${1:?usage: run.sh find_package|subdirectory|pkg_config|strict_warnings}
 : "${WEFT_SOURCE_DIR:?}" "${WEFT_BINARY_DIR:?}" "${WEFT_WORK_DIR:?}" "${WEFT_PREFIX:?}"
 : "${CMAKE_COMMAND:=cmake}" "${CXX:=g++}" "${CMAKE_GENERATOR:=Ninja}" "${CMAKE_BUILD_TYPE:=Release}"
 consumer_dir="$WEFT_SOURCE_DIR/tests/package/consumer"
@@ -69,9 +69,19 @@ case "$mode" in
     libs=$(pkg-config "${pcflags[@]}" --libs weft)
     echo "pkg-config --cflags --libs weft: $cflags $libs"
     exe="$WEFT_WORK_DIR/pkg_config_consumer"
+    # weft.pc gives -I (not -isystem): weft's headers get no warning
+    # exemption, so they must be clean under a strict user's flags.
     # shellcheck disable=SC2086 # word splitting of the flags is intended
-    step "$CXX" "$consumer_dir/main.cpp" -o "$exe" $cflags $libs
+    step "$CXX" "$consumer_dir/main.cpp" -o "$exe" $cflags -Wall -Wextra -Wshadow -Werror $libs
     check_output "$exe"
+    ;;
+  strict_warnings)
+    # The consumer against the source tree's headers, as a pkg-config user
+    # includes them (-I, not -isystem), with -Wshadow on: no install, no
+    # pkg-config needed, so this gate runs wherever the tests do.
+    step "$CXX" -std=c++20 -fsyntax-only -I"$WEFT_SOURCE_DIR/include" \
+      -Wall -Wextra -Wpedantic -Wshadow -Werror "$consumer_dir/main.cpp"
+    echo "consumer: compiles clean with -I and -Wall -Wextra -Wpedantic -Wshadow -Werror"
     ;;
   *)
     echo "run.sh: unknown mode '$mode'" >&2

@@ -1,4 +1,4 @@
-// Randomized abort-during-wake stress tests for every channel leaf (DESIGN.md,
+// Randomized abort-during-wake stress tests for every channel leaf (docs/architecture.md,
 // "Cancellation"): tasks wait on a leaf on the multi-thread runtime while a
 // plain thread aborts them at random moments and the value or wake-up is
 // being delivered. Each test checks conservation (every message is received

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include <weft/weft.hpp>
@@ -300,23 +302,33 @@ inline std::uint64_t test_seed() {
 
 // --- detached threads ---------------------------------------------------------
 
-} // namespace weft_test
-
-namespace weft::detail {
-// src/util/thread.hpp: a thread created detached (decision 0034).
-void start_detached_thread(std::function<void()> fn);
-} // namespace weft::detail
-
-namespace weft_test {
-
 /// Runs `fn` on a thread created detached. Use it for a short-lived helper
 /// thread nobody joins, instead of std::thread(...).detach(): glibc 2.36's
 /// pthread_detach reads the thread's descriptor after the exchange that lets
 /// the thread, if it is exiting at that moment, free it, and the thread's
 /// stack may be unmapped by then (a segfault in pthread_detach, or a
-/// std::terminate when the detach fails). docs/decisions/0034.
+/// std::terminate when the detach fails). docs/decisions/0034. The same
+/// pthread_attr_setdetachstate recipe as weft's own start_detached_thread
+/// (src/), written here so that the tests use no internal symbol.
 inline void run_detached(std::function<void()> fn) {
-    weft::detail::start_detached_thread(std::move(fn));
+    auto* owned = new std::function<void()>(std::move(fn));
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    int rc = pthread_create(
+        &thread, &attr,
+        [](void* arg) -> void* {
+            std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(arg));
+            (*f)();
+            return nullptr;
+        },
+        owned);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        delete owned;
+        throw std::system_error(rc, std::generic_category(), "pthread_create");
+    }
 }
 
 // --- watchdog -------------------------------------------------------------------

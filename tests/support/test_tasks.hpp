@@ -29,6 +29,11 @@ inline weft::task<int> value_after(int v, std::chrono::milliseconds d) {
     co_return v;
 }
 
+/// Gives 42 without suspending (a function, so that block_on(forty_two) works).
+inline weft::task<int> forty_two() {
+    co_return 42;
+}
+
 /// Gives `v` without suspending.
 inline weft::task<int> ready(int v) {
     co_return v;

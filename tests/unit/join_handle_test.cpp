@@ -10,17 +10,11 @@
 
 #include "counted.hpp"
 #include "runtimes.hpp"
+#include "test_tasks.hpp"
 
 using weft_test::counted;
 using weft_test::counter;
-
-namespace {
-
-weft::task<int> forty_two() {
-    co_return 42;
-}
-
-} // namespace
+using weft_test::forty_two;
 
 class JoinHandleFlavors : public weft_test::RuntimeTest {};
 WEFT_INSTANTIATE_FLAVORS(JoinHandleFlavors);

@@ -17,9 +17,11 @@
 
 #include "counted.hpp"
 #include "runtimes.hpp"
+#include "test_tasks.hpp"
 
 using weft_test::counted;
 using weft_test::counter;
+using weft_test::forty_two;
 
 namespace {
 
@@ -27,10 +29,6 @@ struct custom_error : std::runtime_error {
     explicit custom_error(int c) : std::runtime_error("custom " + std::to_string(c)), code(c) {}
     int code;
 };
-
-weft::task<int> forty_two() {
-    co_return 42;
-}
 
 std::string current_thread_name() {
     char buf[64] = {};

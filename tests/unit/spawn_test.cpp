@@ -12,15 +12,13 @@
 
 #include "counted.hpp"
 #include "runtimes.hpp"
+#include "test_tasks.hpp"
 
 using weft_test::counted;
 using weft_test::counter;
+using weft_test::forty_two;
 
 namespace {
-
-weft::task<int> forty_two() {
-    co_return 42;
-}
 
 template <class T>
 concept spawnable_lvalue = requires(T& t) {

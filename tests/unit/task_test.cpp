@@ -10,9 +10,11 @@
 
 #include "counted.hpp"
 #include "runtimes.hpp"
+#include "test_tasks.hpp"
 
 using weft_test::counted;
 using weft_test::counter;
+using weft_test::forty_two;
 
 namespace {
 
@@ -20,10 +22,6 @@ struct task_error : std::runtime_error {
     explicit task_error(int c) : std::runtime_error("task_error " + std::to_string(c)), code(c) {}
     int code;
 };
-
-weft::task<int> forty_two() {
-    co_return 42;
-}
 
 weft::task<> set_flag(bool& flag) {
     flag = true;

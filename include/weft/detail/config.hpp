@@ -29,34 +29,6 @@
 #define WEFT_UNLIKELY(x) (x)
 #endif
 
-// Clang's coroutine lifetime analysis (Clang >= 17): a function returning a
-// type marked coro_return_type is checked for arguments that dangle.
-#if defined(__clang__) && defined(__has_cpp_attribute)
-//
-// task is also a gsl::Pointer: it borrows whatever its coroutine's
-// reference parameters (and a lambda coroutine's captures) refer to. With
-// spawn(task<R> t WEFT_LIFETIMEBOUND) the join handle inherits those
-// borrows, so `auto h = weft::spawn(f(std::string("tmp")))` warns
-// (-Wdangling) while `spawn(f(named))` and `spawn(g())` do not. See
-// docs/decisions/0026-clang-lifetime-attributes.md. Define
-// WEFT_NO_LIFETIME_ATTRIBUTES to turn the analysis off.
-#if __has_cpp_attribute(clang::coro_return_type) &&                                                \
-    __has_cpp_attribute(clang::coro_lifetimebound) && !defined(WEFT_NO_LIFETIME_ATTRIBUTES)
-#define WEFT_CORO_RETURN_TYPE [[clang::coro_return_type, clang::coro_lifetimebound, gsl::Pointer]]
-#define WEFT_CORO_WRAPPER [[clang::coro_wrapper]]
-#define WEFT_LIFETIMEBOUND [[clang::lifetimebound]]
-// For wrappers that take their operands by value or move them in (join,
-// select): their arguments are not borrowed, so they are not lifetimebound.
-#if __has_cpp_attribute(clang::coro_disable_lifetimebound)
-#define WEFT_CORO_WRAPPER_OWNING [[clang::coro_wrapper, clang::coro_disable_lifetimebound]]
-#else
-#define WEFT_CORO_WRAPPER_OWNING [[clang::coro_wrapper]]
-#endif
-#endif
-#endif
-#ifndef WEFT_CORO_RETURN_TYPE
-#define WEFT_CORO_RETURN_TYPE
-#define WEFT_CORO_WRAPPER
-#define WEFT_CORO_WRAPPER_OWNING
-#define WEFT_LIFETIMEBOUND
-#endif
+// WEFT_CORO_WRAPPER and the other coroutine lifetime attributes are public:
+// weft/coro_attributes.hpp (this include keeps the old path working).
+#include "weft/coro_attributes.hpp"

@@ -1,10 +1,11 @@
 // Per-thread size-class pools for coroutine frames and task headers.
-// Classes are 8 bytes apart; frames use the 16-byte multiples only.
+// Classes are 8 bytes apart; frames use the 16-byte multiples only, task
+// headers the others too.
 //
 // Spawning a task allocates two blocks: the task header (with the callable)
 // and the root coroutine frame; every awaited task<T> allocates its frame.
 // These are small, short-lived and freed on whichever worker finishes the
-// task, so the pool keeps one free list per 16-byte size class per thread:
+// task, so the pool keeps one free list per 8-byte size class per thread:
 //
 //   - allocate pops the calling thread's list; when it is empty it takes a
 //     batch from the process-wide depot, and only then carves a fresh block
@@ -19,7 +20,7 @@
 // new. With WEFT_POOL_FRAMES=0 (sanitizer builds) everything goes to
 // operator new, so AddressSanitizer sees each block.
 //
-// allocated_bytes() counts the bytes requested on the calling thread, for
+// thread_allocated_bytes() counts the bytes requested on the calling thread, for
 // the "bytes per spawned task" figure; it is a plain thread-local counter.
 #pragma once
 

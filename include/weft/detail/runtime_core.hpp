@@ -1,5 +1,5 @@
 // The runtime behind weft::runtime and weft::runtime_handle, as the public
-// templates see it: an abstract class (implemented by src/runtime_base.hpp
+// templates see it: an abstract class (implemented by src/runtime/core.hpp
 // and the two schedulers), the functions that find or make one, and
 // block_on_core, which builds a root task and drives it. Kept out of the
 // public runtime.hpp, which holds only the classes users name.

@@ -49,9 +49,8 @@ private:
 /// A spin_mutex whose spin phase backs off: 1, 2, 4 ... 16 pauses between
 /// looks at the lock word, so a waiter reads the contended line less often
 /// while the holder works. For a lock that busy workers hand back and forth
-/// all the time: the mpsc channel (mpsc_throughput, 2 workers, 4 producers:
-/// 251 -> 180 ns/msg). Not the default: on the blocking pool (more threads
-/// than cores) it lost spawn_blocking's fast mode (~2.2 us/call).
+/// all the time: the mpsc channel. Not the default: on the blocking pool
+/// (more threads than cores) it was slower. Decision 0032 has the figures.
 class backoff_spin_mutex : public spin_mutex {
 public:
     void lock() noexcept {

@@ -31,7 +31,7 @@
 //
 // # Waking, and why tokens
 //
-// Only the worker that runs a task resumes its coroutines (DESIGN.md,
+// Only the worker that runs a task resumes its coroutines (docs/architecture.md,
 // "Waking"). A leaf awaitable that suspends records the coroutine to resume
 // (`resume_point`) and takes a `waker`: a counted reference to the task plus
 // the *suspension token* of this suspension. Waking raises the task's

@@ -2,10 +2,11 @@
 //
 //   auto [tx, rx] = weft::sync::mpsc::channel<int>(64);      // bounded
 //   for (int p = 0; p < 4; ++p)
-//       weft::spawn([tx]() -> weft::task<> {                  // senders copy
-//           for (int i = 0; i < 100; ++i)
+//       weft::spawn([tx]() mutable -> weft::task<> {          // senders copy
+//           for (int i = 0; i < 100; ++i) {
 //               auto sent = co_await tx.send(i);              // (name it: GCC 12,
 //               if (!sent) co_return;                         //  compiler-traps.md)
+//           }
 //       });
 //   tx = {};                                                  // drop ours
 //   while (std::optional<int> v = co_await rx.recv()) use(*v);  // nullopt: all senders gone
@@ -40,7 +41,7 @@
 // reserve(). A woken send moves its value into the buffer itself, when it
 // resumes; a woken reserve() turns the slot into a permit.
 //
-// Cancellation (DESIGN.md): nothing of a send takes effect unless the
+// Cancellation (docs/architecture.md): nothing of a send takes effect unless the
 // sending task resumes from it, so an abort (or a timeout/select that
 // abandons the send) requested before the send completed drops the value:
 // it is never received. That is why a granted slot is not filled by the
@@ -851,7 +852,7 @@ public:
     /// Receives the next message: waits while the buffer is empty; nullopt
     /// once every sender is gone (or the receiver closed) and it is drained.
     ///
-    ///   std::optional<job> j = co_await rx.recv();
+    ///   std::optional<int> v = co_await rx.recv();
     ///
     /// Cancel safety (`sync::mpsc::receiver::recv`): cancel safe. A message is taken only when
     /// recv() returns it; a cancelled recv leaves it in the channel.

@@ -29,11 +29,11 @@
 // oneshot pays for one waker, not two (idle_tasks_memory; see
 // docs/decisions/0025-oneshot-closed-waiter.md).
 //
-//   state bits: VALUE (a value was sent and is the receiver's), TX_DROPPED
-//   (the sender went away without sending), RX_CLOSED (receiver closed or
-//   dropped), TAKEN (the receiver moved the value out), RX_WAKER / TX_WAKER
-//   (the waker slot is armed), TX_WAKING (someone is reading the closed()
-//   awaiter's waker), and a 2-handle reference count above them.
+// State bits: VALUE (a value was sent and is the receiver's), TX_DROPPED
+// (the sender went away without sending), RX_CLOSED (receiver closed or
+// dropped), TAKEN (the receiver moved the value out), RX_WAKER / TX_WAKER
+// (the waker slot is armed), TX_WAKING (someone is reading the closed()
+// awaiter's waker), and a 2-handle reference count above them.
 //
 // Ownership rules (no lock: every transition is one CAS on `state`):
 // - The receiver writes the rx waker slot only while RX_WAKER is clear and the
@@ -88,7 +88,7 @@ enum class try_recv_error { empty, closed };
 /// Result of `co_await rx`: the value (nothing for T = void) or recv_error.
 ///
 ///   auto r = co_await rx;
-///   if (!r) return;            // r.error() == recv_error::closed
+///   if (!r) co_return;         // r.error() == recv_error::closed
 template <class T>
 using recv_result = expected<T, recv_error>;
 
@@ -99,7 +99,7 @@ using try_recv_result = expected<T, try_recv_error>;
 /// Result of send(v): success, or the value handed back (as error()) when the
 /// receiver is gone. For channel<void>, the error holds std::monostate.
 ///
-///   if (auto r = tx.send(std::move(job)); !r) requeue(std::move(r.error()));
+///   if (auto r = tx.send(std::move(value)); !r) requeue(std::move(r.error()));
 template <class T>
 using send_result = expected<void, std::conditional_t<std::is_void_v<T>, std::monostate, T>>;
 
@@ -312,7 +312,7 @@ public:
 
     /// Whether the receiver was dropped or closed (a send would fail).
     ///
-    ///   if (tx.is_closed()) return;   // nobody wants the answer any more
+    ///   if (tx.is_closed()) co_return;   // nobody wants the answer any more
     bool is_closed() const noexcept {
         return c_ == nullptr ||
                (c_->state.load(std::memory_order_acquire) & detail::bits::rx_closed) != 0;

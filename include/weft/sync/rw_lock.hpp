@@ -218,7 +218,7 @@ public:
 
     /// A write guard if nobody holds or waits for the lock, else nullopt.
     ///
-    ///   if (auto w = lock.try_write()) **w = 0;
+    ///   if (auto w = lock.try_write()) **w = config{};
     std::optional<rw_lock_write_guard<T>> try_write() noexcept {
         if (!detail::semaphore_access::try_take(sem_, max_readers)) return std::nullopt;
         return rw_lock_write_guard<T>(this);
@@ -227,7 +227,7 @@ public:
     /// The value without locking: only when no other task or thread can use
     /// the lock (Tokio's get_mut).
     ///
-    ///   lock.get_mut() = 0;
+    ///   lock.get_mut().port = 8080;
     T& get_mut() noexcept { return value_; }
 
 private:

@@ -83,7 +83,7 @@ public:
 
 /// Why try_acquire failed.
 ///
-///   if (auto r = sem.try_acquire(); !r && r.error() == try_acquire_error::closed) ...
+///   if (auto r = sem.try_acquire(); !r && r.error() == try_acquire_error::closed) co_return;
 enum class try_acquire_error : unsigned char {
     no_permits, ///< fewer permits available than asked for (or tasks wait)
     closed,     ///< the semaphore is closed
@@ -201,7 +201,7 @@ private:
 ///
 ///   if (auto r = sem.try_acquire(2)) {
 ///       semaphore_permit p = std::move(*r);
-///   } else if (r.error() == weft::sync::try_acquire_error::closed) { ... }
+///   } else if (r.error() == weft::sync::try_acquire_error::closed) { /* closed */ }
 class try_acquire_result {
 public:
     try_acquire_result(semaphore_permit p) noexcept : permit_(std::move(p)) {}
@@ -268,7 +268,7 @@ public:
 
     /// Takes `n` permits if they are available now (and nobody waits).
     ///
-    ///   if (auto p = sem.try_acquire()) { ... }   // p->num_permits() == 1
+    ///   if (auto p = sem.try_acquire()) { /* ... */ }   // p->num_permits() == 1
     try_acquire_result try_acquire(std::size_t n = 1) noexcept;
 
     /// Adds `n` permits (to the waiters first). Throws std::overflow_error,

@@ -183,7 +183,7 @@ public:
     /// Stores `v` and notifies every receiver; fails (handing `v` back, the
     /// old value kept) when no receiver exists.
     ///
-    ///   if (!tx.send(42)) std::puts("nobody listens");
+    ///   if (!tx.send(cfg)) std::puts("nobody listens");
     send_result<T> send(T v) {
         if (s_->receivers.load(std::memory_order_acquire) == 0)
             return send_result<T>(unexpect, send_error<T>{std::move(v)});
@@ -193,7 +193,7 @@ public:
 
     /// Stores `v` (receivers or not), notifies, and gives the old value.
     ///
-    ///   int old = tx.send_replace(7);
+    ///   config old = tx.send_replace(cfg);
     T send_replace(T v) {
         std::vector<weft::detail::waker> ws;
         {
@@ -222,7 +222,7 @@ public:
 
     /// Reads the current value (shared lock held by the guard).
     ///
-    ///   int now = *tx.borrow();
+    ///   int port = tx.borrow()->port;
     ref<T> borrow() const {
         std::shared_lock lk(s_->value_mu);
         return ref<T>(std::move(lk), &s_->value, false);
