@@ -9,7 +9,7 @@
 #include <new>
 
 #include "weft/detail/frame_allocator.hpp"
-#include "weft/detail/task_state.hpp"
+#include "weft/detail/task/state.hpp"
 
 namespace weft::detail {
 

@@ -3,7 +3,7 @@
 #include "weft/join_set.hpp"
 
 #include "weft/detail/intrusive_list.hpp"
-#include "weft/detail/task_state.hpp"
+#include "weft/detail/task/state.hpp"
 
 namespace weft::detail {
 

@@ -1,6 +1,6 @@
 // The task harness: polling, completion, cancellation, waking, join handles.
 //
-// Every function here works on the state word of task_state.hpp; the
+// Every function here works on the state word of detail/task/state.hpp; the
 // comment at each step names the transition and who owns what afterwards.
 #include <cstdio>
 #include <cstring>

@@ -18,7 +18,7 @@
 #include "weft/detail/assert.hpp"
 #include "weft/detail/intrusive_list.hpp"
 #include "weft/detail/task_header.hpp"
-#include "weft/detail/task_state.hpp"
+#include "weft/detail/task/state.hpp"
 
 namespace {
 

@@ -9,7 +9,7 @@
 //
 // # Who may touch which field
 //
-//   state         atomic; every change is one CAS or RMW (task_state.hpp).
+//   state         atomic; every change is one CAS or RMW (detail/task/state.hpp).
 //                 Its top 24 bits hold the spawn site, written once here.
 //   vtable, sched, id
 //                 written once at spawn, read-only afterwards.
@@ -26,7 +26,7 @@
 //                 waker wrote before waking is visible to the coroutine it
 //                 resumes even when the wake's state CAS wrote nothing.
 //   join_waker_*  owned by the join handle while JOIN_WAKER is clear; by the
-//                 task while JOIN_WAKER is set (see task_state.hpp).
+//                 task while JOIN_WAKER is set (see detail/task/state.hpp).
 //   owned_index   written by the runtime's owned-task registry under its lock.
 //
 // # Waking, and why tokens
@@ -54,7 +54,7 @@
 #include "weft/detail/assert.hpp"
 #include "weft/detail/await_site.hpp"
 #include "weft/detail/config.hpp"
-#include "weft/detail/task_state.hpp"
+#include "weft/detail/task/state.hpp"
 
 namespace weft::detail {
 
@@ -123,7 +123,7 @@ struct task_header {
     std::atomic<std::uint32_t> wake_token;
 
     /// `site`: the interned spawn site (spawn_site.hpp), kept in the state
-    /// word's top bits (task_state.hpp).
+    /// word's top bits (detail/task/state.hpp).
     task_header(const task_vtable* vt, scheduler* s, std::uint64_t task_id,
                 std::coroutine_handle<> r, std::uint32_t site = 0) noexcept
         : state(state_bits::initial | (std::uint64_t{site} << state_bits::site_shift)), vtable(vt),
@@ -154,7 +154,7 @@ inline void task_ref_inc(task_header* t) noexcept {
 void task_ref_dec(task_header* t, std::uint64_t n = 1) noexcept;
 
 /// For the run queues' WEFT_ASSERTs: a task has at most one queue entry,
-/// and only while NOTIFIED is set (task_state.hpp), so a task pushed onto
+/// and only while NOTIFIED is set (detail/task/state.hpp), so a task pushed onto
 /// a run queue is NOTIFIED.
 inline bool task_is_notified(const task_header* t) noexcept {
     return (t->state.load(std::memory_order_relaxed) & state_bits::notified) != 0;
