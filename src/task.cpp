@@ -25,8 +25,8 @@ constinit thread_local thread_state tls_state{};
 
 namespace {
 
-task_state state_of(task_header* t) noexcept {
-    return task_state{t->state};
+task_state& state_of(task_header* t) noexcept {
+    return t->state;
 }
 
 void dealloc(task_header* t) noexcept {
@@ -46,14 +46,14 @@ void destroy_join_waker(task_header* t) noexcept {
 // nothing when cancelled) is in the output slot and its frame is gone. We
 // hold RUNNING and the reference of the queue entry we were polled from.
 void complete(task_header* t) noexcept {
-    std::uint64_t snap = state_of(t).to_complete(); // RUNNING -> COMPLETE
-    if (!(snap & state_bits::join_interest)) {
+    state_snapshot snap = state_of(t).to_complete(); // RUNNING -> COMPLETE
+    if (!snap.has_join_interest()) {
         t->vtable->drop_output(t); // nobody will read it
-    } else if (snap & state_bits::join_waker) {
+    } else if (snap.has_join_waker()) {
         // JOIN_WAKER set and COMPLETE: the waker field is ours until we unset it.
         wake_task(t->join_waker_task, t->join_waker_token, false);
-        std::uint64_t after = state_of(t).unset_waker_after_complete();
-        if (!(after & state_bits::join_interest)) destroy_join_waker(t); // the handle left it to us
+        state_snapshot after = state_of(t).unset_waker_after_complete();
+        if (!after.has_join_interest()) destroy_join_waker(t); // the handle left it to us
     }
     std::uint64_t refs = 1;                                  // the queue entry's
     if (t->sched != nullptr && t->sched->release(t)) ++refs; // the registry's
@@ -116,12 +116,12 @@ aborted_write classify_aborted(task_header* t) noexcept {
 // the coroutine to resume (its timeout's parent), or null. We hold RUNNING.
 // `t` is a task or a join/select branch (detail/branch.hpp).
 std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
-    if (!(t->state.load(std::memory_order_acquire) & state_bits::interrupted)) return nullptr;
+    if (!t->state.load().is_interrupted()) return nullptr;
     // A batched write that another worker's flush may be sending: leave
     // INTERRUPTED set until the flush's wake has delivered the count (the
     // woken write resumes before the interrupt is taken; decision 0042).
     if (WEFT_UNLIKELY(classify_aborted(t) == aborted_write::wait_for_flush)) return nullptr;
-    t->state.fetch_and(~state_bits::interrupted, std::memory_order_acq_rel);
+    t->state.clear_interrupted();
     interrupt_scope* hit = nullptr;
     for (interrupt_scope* s = t->vtable->scopes(t); s != nullptr; s = s->prev)
         if (s->fired->load(std::memory_order_acquire)) hit = s; // the outermost wins
@@ -141,9 +141,7 @@ std::uint64_t& forced_yields_counter() noexcept {
 }
 
 void task_ref_dec(task_header* t, std::uint64_t n) noexcept {
-    std::uint64_t prev = t->state.fetch_sub(n * state_bits::ref_one, std::memory_order_acq_rel);
-    WEFT_ASSERT(ref_count(prev) >= n, "task_ref_dec: drops only references that are held");
-    if (ref_count(prev) == n) dealloc(t);
+    if (t->state.ref_dec(n)) dealloc(t);
 }
 
 void wake_task(task_header* t, std::uint32_t token, bool by_val) noexcept {
@@ -248,13 +246,7 @@ bool peek_suspension(task_header* t, peeked_task& out) noexcept {
     // Claim RUNNING from idle, as a poller would (the caller holds a
     // reference; a running, scheduled or complete task is left alone: its
     // frames belong to someone else or are about to).
-    namespace b = state_bits;
-    std::uint64_t s = t->state.load(std::memory_order_acquire);
-    do {
-        WEFT_ASSERT(ref_count(s) != 0, "peek_suspension: the caller holds a reference");
-        if (s & (b::running | b::complete | b::notified)) return false;
-    } while (!t->state.compare_exchange_weak(s, s | b::running, std::memory_order_acq_rel,
-                                             std::memory_order_acquire));
+    if (!t->state.claim_for_peek()) return false;
     // We hold RUNNING: the frames are ours to read and none can be destroyed
     // meanwhile. From the innermost coroutine (resume_point), each task<>
     // promise names the coroutine awaiting it, up to the root (whose
@@ -381,7 +373,7 @@ void abort_task(task_header* t) noexcept {
 }
 
 bool task_is_finished(const task_header* t) noexcept {
-    return (t->state.load(std::memory_order_acquire) & state_bits::complete) != 0;
+    return t->state.load().is_complete();
 }
 
 void drop_join_handle(task_header* t) noexcept {
@@ -392,9 +384,9 @@ void drop_join_handle(task_header* t) noexcept {
 }
 
 bool register_join_waker(task_header* t, waker w) noexcept {
-    std::uint64_t s = t->state.load(std::memory_order_acquire);
-    if (s & state_bits::complete) return false;
-    if (s & state_bits::join_waker) {
+    state_snapshot s = t->state.load();
+    if (s.is_complete()) return false;
+    if (s.has_join_waker()) {
         // A waker from an earlier await is published; take the field back.
         if (!state_of(t).unset_join_waker()) return false; // completed meanwhile
     }

@@ -326,7 +326,7 @@ public:
             // Already due. As in Tokio, the work still gets its first run and
             // wins if it finishes without suspending.
             entry_.fired.store(true, std::memory_order_release);
-            task_->state.fetch_or(weft::detail::state_bits::interrupted, std::memory_order_acq_rel);
+            task_->state.set_interrupted();
         }
         child_.promise().continuation_ = parent;
         weft::detail::this_thread_context().resume_next = child_; // run the work now

@@ -9,7 +9,8 @@
 //
 // # Who may touch which field
 //
-//   state         atomic; every change is one CAS or RMW (detail/task/state.hpp).
+//   state         the word, private to task_state: every change is one of its named transitions
+//   (detail/task/state.hpp).
 //                 Its top 24 bits hold the spawn site, written once here.
 //   vtable, sched, id
 //                 written once at spawn, read-only afterwards.
@@ -104,7 +105,7 @@ struct interrupt_scope {
 enum class output_kind : std::uint32_t { cancelled = 0, value = 1, panic = 2, taken = 3 };
 
 struct task_header {
-    std::atomic<std::uint64_t> state;
+    task_state state;
     const task_vtable* vtable;
     scheduler* sched;
     std::uint64_t id;
@@ -146,8 +147,7 @@ static_assert(sizeof(void*) != 8 || sizeof(task_header) == 72,
 
 inline void task_ref_inc(task_header* t) noexcept {
     // Relaxed, as for shared_ptr: taking a reference requires already holding one.
-    std::uint64_t prev = t->state.fetch_add(state_bits::ref_one, std::memory_order_relaxed);
-    WEFT_ASSERT(ref_count(prev) != 0, "task_ref_inc: taking a reference requires holding one");
+    t->state.ref_inc();
 }
 
 /// Drops `n` references; frees the task when they were the last.
@@ -157,7 +157,7 @@ void task_ref_dec(task_header* t, std::uint64_t n = 1) noexcept;
 /// and only while NOTIFIED is set (detail/task/state.hpp), so a task pushed onto
 /// a run queue is NOTIFIED.
 inline bool task_is_notified(const task_header* t) noexcept {
-    return (t->state.load(std::memory_order_relaxed) & state_bits::notified) != 0;
+    return t->state.load(std::memory_order_relaxed).is_notified();
 }
 
 // ---------------------------------------------------------------------------
@@ -235,8 +235,6 @@ public:
 
     /// Wakes the task and gives up the reference.
     void wake() && noexcept;
-    /// Wakes the task and keeps the reference.
-    void wake_by_ref() const noexcept;
     /// Drops the reference without waking.
     void reset() noexcept {
         if (task_ != nullptr) task_ref_dec(std::exchange(task_, nullptr));
@@ -254,9 +252,6 @@ void wake_task(task_header* t, std::uint32_t token, bool by_val) noexcept;
 
 inline void waker::wake() && noexcept {
     if (task_ != nullptr) wake_task(std::exchange(task_, nullptr), token_, true);
-}
-inline void waker::wake_by_ref() const noexcept {
-    if (task_ != nullptr) wake_task(task_, token_, false);
 }
 
 /// The task polled on this thread; throws runtime_error when there is none
@@ -296,7 +291,7 @@ inline bool coop_proceed() noexcept {
     if (t == nullptr) return true; // no task, no budget to keep
     if (WEFT_UNLIKELY(ctx.budget == 0)) return false;
     --ctx.budget;
-    return (t->state.load(std::memory_order_relaxed) & state_bits::cancelled) == 0;
+    return !t->state.load(std::memory_order_relaxed).is_cancelled();
 }
 
 /// Marks an awaitable as written for weft: it resumes its coroutine only
