@@ -44,7 +44,7 @@
 #include <utility>
 #include <variant>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/header.hpp"
 #include "weft/detail/timer_entry.hpp"
 #include "weft/task.hpp"
 
@@ -291,7 +291,7 @@ private:
 namespace detail {
 
 /// Runs an inner task<T> in the current task under a deadline. See
-/// interrupt_scope in weft/detail/task_header.hpp for how an elapsed
+/// interrupt_scope in weft/detail/task/header.hpp for how an elapsed
 /// deadline abandons the inner work at its suspension point.
 template <class T>
 class timeout_awaiter : public weft::detail::awaitable_tag {

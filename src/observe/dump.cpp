@@ -6,9 +6,9 @@
 #include <sstream>
 #include <string>
 
-#include "harness.hpp"
 #include "observe/symbolize.hpp"
 #include "runtime/core.hpp"
+#include "task/harness.hpp"
 
 namespace weft {
 

@@ -13,7 +13,7 @@
 //                  to the task; while clear it belongs to the join handle.
 //   CANCELLED      abort() was requested; the next poll destroys the frames.
 //   INTERRUPTED    a timeout inside the task elapsed: the next poll abandons
-//                  the timed-out work (see interrupt_scope in task_header.hpp).
+//                  the timed-out work (see interrupt_scope in detail/task/header.hpp).
 //   refcount       bits 7..39 (33 bits), in units of REF_ONE.
 //   site           bits 40..63 (24 bits): the interned spawn site of the task
 //                  (detail/spawn_site.hpp; 0 = unknown). Written once by the
@@ -215,7 +215,7 @@ public:
 
     // RUNNING -> idle with CANCELLED kept: an aborted task whose batched
     // write another worker's flush may be sending waits for that flush's
-    // wake (task.cpp, decision 0042). As to_idle otherwise: a wake that
+    // wake (src/task/harness.cpp, decision 0042). As to_idle otherwise: a wake that
     // came meanwhile keeps the queue reference (reschedule).
     [[nodiscard]] to_idle_result to_idle_keep_cancelled() noexcept {
         using namespace state_bits;

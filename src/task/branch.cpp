@@ -1,9 +1,9 @@
 // join/select branches: the branch scheduler, the block of headers, and the
-// driver's pass. See include/weft/detail/branch.hpp for the design.
-#include "weft/detail/branch.hpp"
+// driver's pass. See include/weft/detail/task/branch.hpp for the design.
+#include "weft/detail/task/branch.hpp"
 
-#include "harness.hpp"
 #include "runtime/thread_state.hpp"
+#include "task/harness.hpp"
 #include "util/seeded_rng.hpp"
 
 #include <new>

@@ -7,10 +7,10 @@
 #include <exception>
 #include <string>
 
-#include "harness.hpp"
 #include "io/write_batch.hpp"
 #include "observe/watchdog.hpp"
 #include "runtime/thread_state.hpp"
+#include "task/harness.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime_error.hpp"
@@ -114,7 +114,7 @@ aborted_write classify_aborted(task_header* t) noexcept {
 
 // An elapsed timeout: abandon the outermost timed-out work and give back
 // the coroutine to resume (its timeout's parent), or null. We hold RUNNING.
-// `t` is a task or a join/select branch (detail/branch.hpp).
+// `t` is a task or a join/select branch (detail/task/branch.hpp).
 std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
     if (!t->state.load().is_interrupted()) return nullptr;
     // A batched write that another worker's flush may be sending: leave
@@ -206,7 +206,7 @@ void poll_task(task_header* t) noexcept {
     poll_slot* watch = st.watch;
     if (WEFT_UNLIKELY(watch != nullptr)) watch->enter(t);
     ctx.budget = coop_budget;
-    // A stale wake (see task_header.hpp) leaves the coroutine where it is;
+    // A stale wake (see detail/task/header.hpp) leaves the coroutine where it is;
     // an interrupt (an elapsed timeout) resumes the timeout's parent.
     std::coroutine_handle<> h = woken_resume_point(t);
     for (;;) {

@@ -195,7 +195,7 @@ struct thread_context {
     /// The task this thread is polling, or nullptr.
     task_header* task = nullptr;
     /// Where a leaf that suspends records itself: `task`, or, while a
-    /// join/select branch runs, that branch's header (detail/branch.hpp).
+    /// join/select branch runs, that branch's header (detail/task/branch.hpp).
     /// Wakers, suspension tokens and interrupt scopes follow `current`;
     /// cancellation and the cooperative budget belong to `task`.
     task_header* current = nullptr;

@@ -23,7 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/header.hpp"
 
 namespace weft::detail {
 
@@ -55,7 +55,7 @@ std::uint64_t& forced_yields_counter() noexcept;
 // --- the poll loop, shared by poll_task and a join/select branch's poll ---
 
 /// Whether a wake-up for suspension `woken` reaches suspension `wanted`
-/// (32-bit tokens, compared with wrap-around; task_header.hpp).
+/// (32-bit tokens, compared with wrap-around; detail/task/header.hpp).
 inline bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
     return static_cast<std::int32_t>(woken - wanted) >= 0;
 }
