@@ -51,8 +51,8 @@
 #include <utility>
 
 #include "weft/detail/spawn_site.hpp"
-#include "weft/detail/task/header.hpp"
 #include "weft/detail/task/spawn_into.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime.hpp"

@@ -42,7 +42,7 @@
 #include "weft/detail/await_site.hpp"
 #include "weft/detail/config.hpp"
 #include "weft/detail/frame_allocator.hpp"
-#include "weft/detail/task/header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft {
 

@@ -44,7 +44,7 @@
 #include <utility>
 #include <variant>
 
-#include "weft/detail/task/header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/detail/timer_entry.hpp"
 #include "weft/task.hpp"
 

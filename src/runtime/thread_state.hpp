@@ -23,7 +23,7 @@
 
 #include <memory>
 
-#include "weft/detail/task/header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 

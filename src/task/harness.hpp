@@ -23,7 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "weft/detail/task/header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 

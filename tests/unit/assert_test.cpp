@@ -17,8 +17,8 @@
 #include "time/driver.hpp"
 #include "weft/detail/assert.hpp"
 #include "weft/detail/intrusive_list.hpp"
-#include "weft/detail/task/header.hpp"
 #include "weft/detail/task/state.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace {
 

@@ -73,7 +73,7 @@
 #include <vector>
 
 #include "weft/detail/spin_mutex.hpp"
-#include "weft/detail/task/header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/sync/detail/channel_util.hpp"
 
 namespace weft::sync::mpsc {

@@ -72,7 +72,7 @@
 #include <variant>
 
 #include "weft/detail/frame_allocator.hpp"
-#include "weft/detail/task/header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/sync/detail/channel_util.hpp"
 
 namespace weft::sync::oneshot {

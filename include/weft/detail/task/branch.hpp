@@ -64,7 +64,7 @@
 #include <utility>
 #include <variant>
 
-#include "weft/detail/task/header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/task.hpp"
 
 namespace weft::detail {

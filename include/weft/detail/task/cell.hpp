@@ -27,7 +27,7 @@
 #include <utility>
 
 #include "weft/detail/frame_allocator.hpp"
-#include "weft/detail/task/header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/result.hpp"
 #include "weft/task.hpp"
 #include "weft/task_id.hpp"

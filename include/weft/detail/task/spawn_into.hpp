@@ -40,7 +40,7 @@
 
 #include "weft/detail/config.hpp"
 #include "weft/detail/task/cell.hpp"
-#include "weft/detail/task/header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/task.hpp"
