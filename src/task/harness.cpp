@@ -1,4 +1,6 @@
-// The task harness: polling, completion, cancellation, waking, join handles.
+// The task harness: polling, completion, cancellation, waking, the dump's peek.
+// The join handle's side is in join.cpp, join_error and the out-of-line
+// throws in error.cpp.
 //
 // Every function here works on the state word of detail/task/state.hpp; the
 // comment at each step names the transition and who owns what afterwards.
@@ -33,13 +35,6 @@ void dealloc(task_header* t) noexcept {
     // Every path to COMPLETE destroyed the frame and the callable, and the
     // output was dropped or taken (output_kind::taken).
     t->vtable->dealloc(t);
-}
-
-void destroy_join_waker(task_header* t) noexcept {
-    if (task_header* w = t->join_waker_task) {
-        t->join_waker_task = nullptr;
-        task_ref_dec(w);
-    }
 }
 
 // The task has stopped running for good: its output (value, exception, or
@@ -366,96 +361,9 @@ task_header* current_task_or_throw() {
     return t;
 }
 
-// --- join handle and abort ---------------------------------------------------
-
-void abort_task(task_header* t) noexcept {
-    if (state_of(t).notified_and_cancel()) t->sched->schedule(t, false);
-}
-
-bool task_is_finished(const task_header* t) noexcept {
-    return t->state.load().is_complete();
-}
-
-void drop_join_handle(task_header* t) noexcept {
-    task_state::join_drop d = state_of(t).join_handle_dropped();
-    if (d.drop_output) t->vtable->drop_output(t);
-    if (d.drop_waker) destroy_join_waker(t);
-    task_ref_dec(t);
-}
-
-bool register_join_waker(task_header* t, waker w) noexcept {
-    state_snapshot s = t->state.load();
-    if (s.is_complete()) return false;
-    if (s.has_join_waker()) {
-        // A waker from an earlier await is published; take the field back.
-        if (!state_of(t).unset_join_waker()) return false; // completed meanwhile
-    }
-    destroy_join_waker(t);
-    t->join_waker_token = w.token();
-    t->join_waker_task = w.release();
-    if (!state_of(t).set_join_waker()) {
-        destroy_join_waker(t); // completed: the field is still ours
-        return false;
-    }
-    return true;
-}
-
-void throw_join_twice() {
-    throw std::logic_error("join_handle awaited twice: the first co_await took the task's output");
-}
-
-void join_resumed_early(const task_header* t) noexcept {
-    std::fprintf(stderr,
-                 "weft internal error: a join_handle awaiter was resumed before task %llu "
-                 "completed; please report this with the program that shows it\n",
-                 static_cast<unsigned long long>(t->id));
-    std::abort();
-}
-
-void throw_join_empty() {
-    throw std::logic_error("co_await on an empty join_handle (default-constructed or moved from)");
-}
-
-void throw_expect(const std::string& msg, const join_error& e) {
-    try {
-        throw e;
-    } catch (...) {
-        std::throw_with_nested(std::runtime_error(msg + ": " + e.what()));
-    }
-}
-
-void throw_bad_result_access() {
-    throw std::logic_error("result::error() called on a result that holds a value");
-}
-
 } // namespace weft::detail
 
 namespace weft {
-
-namespace {
-std::string describe(task_id id, const std::exception_ptr& e) {
-    std::string s = "task " + std::to_string(id.value());
-    if (!e) return s + " was cancelled";
-    s += " panicked";
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        s += ": ";
-        s += ex.what();
-    } catch (...) {
-        s += " (an exception not derived from std::exception)";
-    }
-    return s;
-}
-} // namespace
-
-join_error::join_error(task_id id, std::exception_ptr e)
-    : id_(id), panic_(std::move(e)), message_(describe(id_, panic_)) {}
-
-void resume_unwind(std::exception_ptr e) {
-    if (!e) throw std::invalid_argument("resume_unwind: null exception_ptr");
-    std::rethrow_exception(std::move(e));
-}
 
 task_id this_task::id() {
     detail::task_header* t = detail::this_thread_context().current;

@@ -82,4 +82,14 @@ inline void run_trampoline(thread_context& ctx, std::coroutine_handle<> h) {
     } while (h);
 }
 
+/// Drops the join waker the field holds, if any. The caller owns the field
+/// (JOIN_WAKER clear and the handle's, or COMPLETE and the task's: see
+/// detail/task/state.hpp).
+inline void destroy_join_waker(task_header* t) noexcept {
+    if (task_header* w = t->join_waker_task) {
+        t->join_waker_task = nullptr;
+        task_ref_dec(w);
+    }
+}
+
 } // namespace weft::detail
