@@ -30,10 +30,10 @@
 //   call's id. block_on of a runtime is allowed there too (Tokio's
 //   Handle::block_on from spawn_blocking).
 //
-// Layout: the call is a task_header (task_header.hpp) followed by the
+// Layout: the call is a task_header (detail/task/header.hpp) followed by the
 // callable, whose bytes hold the output once the call returned. It has no
 // coroutine frame: the pool's thread runs it with run_blocking_task
-// (src/task.cpp), which makes the same state transitions as poll_task, so
+// (src/task/harness.cpp), which makes the same state transitions as poll_task, so
 // join_handle, abort_handle and the join-waker protocol are the task ones,
 // unchanged. The pool itself is src/blocking_pool.{hpp,cpp}.
 //

@@ -54,7 +54,7 @@
 #include <utility>
 
 #include "weft/detail/spin_mutex.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft {
 

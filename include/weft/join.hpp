@@ -31,7 +31,7 @@
 //   must outlive the co_await. join(...) is lazy: nothing runs until awaited.
 //
 // How branches are woken and torn down without ever resuming the wrong
-// suspension: weft/detail/branch.hpp, docs/decisions/0010-branches.md.
+// suspension: weft/detail/task/branch.hpp, docs/decisions/0010-branches.md.
 #pragma once
 
 #include <cstddef>
@@ -41,7 +41,7 @@
 #include <utility>
 #include <variant>
 
-#include "weft/detail/branch.hpp"
+#include "weft/detail/task/branch.hpp"
 #include "weft/task.hpp"
 
 namespace weft {

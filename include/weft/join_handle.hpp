@@ -25,7 +25,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/result.hpp"
 #include "weft/task.hpp"
 #include "weft/task_id.hpp"

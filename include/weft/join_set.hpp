@@ -31,9 +31,9 @@
 //
 // Design (Tokio's IdleNotifiedSet, without its O(n) anywhere):
 // - Each member has an `entry`: a heap object that is also a pseudo task
-//   header (like join/select branches, weft/detail/branch.hpp). The
+//   header (like join/select branches, weft/detail/task/branch.hpp). The
 //   member's *join waker* names the entry, so the member's completion
-//   (src/task.cpp, complete()) wakes the entry; the entry's scheduler pushes
+//   (src/task/harness.cpp, complete()) wakes the entry; the entry's scheduler pushes
 //   it on the set's ready list and wakes the task waiting in join_next. So
 //   join_next is O(1): it pops the ready list, never scans the members.
 // - Lists: `all` (every member; touched only by the owner, so abort_all
@@ -61,7 +61,7 @@
 #include "weft/detail/spawn_site.hpp"
 #include "weft/detail/spin_mutex.hpp"
 #include "weft/detail/task/spawn_into.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/local_set.hpp"
 #include "weft/result.hpp"

@@ -52,7 +52,7 @@
 
 #include "weft/detail/spawn_site.hpp"
 #include "weft/detail/task/spawn_into.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime.hpp"

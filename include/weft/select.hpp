@@ -36,7 +36,7 @@
 #include <utility>
 #include <variant>
 
-#include "weft/detail/branch.hpp"
+#include "weft/detail/task/branch.hpp"
 #include "weft/task.hpp"
 
 namespace weft {

@@ -17,7 +17,7 @@
 //   abort reaches every pending operation (docs/architecture.md, "Cancellation").
 // - Awaiting a task and finishing one do not grow the stack: the awaiter
 //   and final_suspend hand the next coroutine to the poller's trampoline
-//   (thread_context::resume_next, see poll_task in src/task.cpp) instead of
+//   (thread_context::resume_next, see poll_task in src/task/harness.cpp) instead of
 //   resuming it from inside the current one. Symmetric transfer would do
 //   the same only where the compiler turns it into a tail call, which Debug
 //   builds do not guarantee; the trampoline makes a million awaits of ready
@@ -42,7 +42,7 @@
 #include "weft/detail/await_site.hpp"
 #include "weft/detail/config.hpp"
 #include "weft/detail/frame_allocator.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft {
 
@@ -114,7 +114,7 @@ public:
     std::coroutine_handle<> continuation() const noexcept { return continuation_; }
 
     // A root coroutine has no continuation; it keeps its task's interrupt
-    // scopes (task_header.hpp) in the same word. Scopes are all popped
+    // scopes (detail/task/header.hpp) in the same word. Scopes are all popped
     // before the root finishes, so final_suspend reads a null continuation.
     union {
         std::coroutine_handle<> continuation_{};

@@ -44,7 +44,7 @@
 #include <utility>
 #include <variant>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/detail/timer_entry.hpp"
 #include "weft/task.hpp"
 
@@ -291,7 +291,7 @@ private:
 namespace detail {
 
 /// Runs an inner task<T> in the current task under a deadline. See
-/// interrupt_scope in weft/detail/task_header.hpp for how an elapsed
+/// interrupt_scope in weft/detail/task/header.hpp for how an elapsed
 /// deadline abandons the inner work at its suspension point.
 template <class T>
 class timeout_awaiter : public weft::detail::awaitable_tag {
@@ -326,7 +326,7 @@ public:
             // Already due. As in Tokio, the work still gets its first run and
             // wins if it finishes without suspending.
             entry_.fired.store(true, std::memory_order_release);
-            task_->state.fetch_or(weft::detail::state_bits::interrupted, std::memory_order_acq_rel);
+            task_->state.set_interrupted();
         }
         child_.promise().continuation_ = parent;
         weft::detail::this_thread_context().resume_next = child_; // run the work now

@@ -19,7 +19,7 @@
 
 #include <coroutine>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft {
 

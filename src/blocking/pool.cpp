@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <system_error>
 
-#include "harness.hpp"
+#include "task/harness.hpp"
 #include "weft/blocking.hpp"
 
 namespace weft::detail {

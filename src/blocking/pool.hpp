@@ -58,7 +58,7 @@
 #include "scheduler/task_ring.hpp"
 #include "util/thread.hpp"
 #include "weft/detail/spin_mutex.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft::detail {

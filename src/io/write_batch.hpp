@@ -76,7 +76,7 @@
 #include "runtime/thread_state.hpp"
 #include "weft/detail/await_site.hpp"
 #include "weft/detail/spin_mutex.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 

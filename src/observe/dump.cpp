@@ -6,9 +6,9 @@
 #include <sstream>
 #include <string>
 
-#include "harness.hpp"
 #include "observe/symbolize.hpp"
 #include "runtime/core.hpp"
+#include "task/harness.hpp"
 
 namespace weft {
 
@@ -183,24 +183,23 @@ runtime_dump dump_registry(const owned_tasks& owned) {
     d.tasks.reserve(live.size());
     peeked_task peeked;
     for (task_header* t : live) {
-        std::uint64_t s = t->state.load(std::memory_order_acquire);
-        if (!(s & state_bits::complete)) {
+        state_snapshot s = t->state.load();
+        if (!s.is_complete()) {
             task_snapshot snap;
             snap.id = task_id(t->id);
-            snap.site = make_spawn_site(site_index(s));
-            if (s & state_bits::running) {
+            snap.site = make_spawn_site(s.site());
+            if (s.is_running()) {
                 snap.state = task_run_state::running;
-            } else if (s & state_bits::notified) {
+            } else if (s.is_notified()) {
                 snap.state = task_run_state::scheduled;
             } else if (peek_suspension(t, peeked)) {
                 snap.state = task_run_state::idle;
                 fill_awaiting(snap, peeked);
             } else {
                 // It changed between the load and the claim: read again.
-                std::uint64_t s2 = t->state.load(std::memory_order_acquire);
-                snap.state = (s2 & state_bits::running) ? task_run_state::running
-                                                        : task_run_state::scheduled;
-                if (s2 & state_bits::complete) snap.id = task_id(); // finished meanwhile
+                state_snapshot s2 = t->state.load();
+                snap.state = s2.is_running() ? task_run_state::running : task_run_state::scheduled;
+                if (s2.is_complete()) snap.id = task_id(); // finished meanwhile
             }
             if (snap.id != task_id()) d.tasks.push_back(std::move(snap));
         }

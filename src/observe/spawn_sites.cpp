@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "weft/detail/spawn_site.hpp"
-#include "weft/detail/task_state.hpp"
+#include "weft/detail/task/state.hpp"
 #include "weft/observe.hpp"
 
 namespace weft::detail {

@@ -86,7 +86,7 @@ void watchdog::check(poll_slot& s, std::chrono::steady_clock::time_point now,
     if (t == nullptr) return; // finished meanwhile
     long_poll_report r;
     r.id = task_id(t->id);
-    r.site = make_spawn_site(site_index(t->state.load(std::memory_order_acquire)));
+    r.site = make_spawn_site(t->state.load().site());
     r.thread = s.label;
     r.elapsed = now - s.since;
     bool same = s.current.load(std::memory_order_relaxed) == cur &&

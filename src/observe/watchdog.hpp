@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/observe.hpp"
 
 namespace weft::detail {

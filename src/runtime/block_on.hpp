@@ -14,7 +14,7 @@
 
 #include "park/parker.hpp"
 #include "runtime/thread_state.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 

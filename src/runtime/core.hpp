@@ -22,13 +22,13 @@
 #include <mutex>
 
 #include "blocking/pool.hpp"
-#include "harness.hpp"
 #include "io/reactor.hpp"
 #include "observe/watchdog.hpp"
 #include "park/parker.hpp"
 #include "runtime/block_on.hpp"
 #include "runtime/owned_tasks.hpp"
 #include "runtime/thread_state.hpp"
+#include "task/harness.hpp"
 #include "time/driver.hpp"
 #include "weft/local_set.hpp"
 #include "weft/runtime.hpp"

@@ -1,7 +1,7 @@
 // What a thread of a runtime knows about where it runs: private to src/.
 //
 // A thread has one thread_state (thread_local). Its first member is the
-// leaf-facing thread_context (include/weft/detail/task_header.hpp), the only
+// leaf-facing thread_context (include/weft/detail/task/header.hpp), the only
 // part that header code (awaiters, task.hpp's trampoline) touches; every
 // other field is used by src/ alone, so adding one recompiles no user code.
 // this_thread_context() returns `tls_state.leaf` (one TLS access, as
@@ -23,7 +23,7 @@
 
 #include <memory>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 
@@ -76,7 +76,7 @@ struct thread_state {
 };
 
 // constinit: no dynamic initialisation, so every translation unit reaches it
-// with a plain TLS access (no wrapper call). Defined in task.cpp, beside
+// with a plain TLS access (no wrapper call). Defined in task/harness.cpp, beside
 // this_thread_context() and the poll loop.
 extern constinit thread_local thread_state tls_state;
 

@@ -14,9 +14,9 @@
 // weft::spawn_local inside it lands in the same set.
 #include <mutex>
 
-#include "harness.hpp"
 #include "runtime/core.hpp"
 #include "scheduler/task_ring.hpp"
+#include "task/harness.hpp"
 #include "weft/local_set.hpp"
 #include "weft/yield_now.hpp"
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "weft/detail/assert.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 

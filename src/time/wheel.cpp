@@ -111,8 +111,7 @@ void timer_wheel::advance_to(std::uint64_t now, std::vector<waker>& out, seeded_
             if (e->when <= elapsed_) { // else: a far deadline the top level held
                 e->st = timer_entry::state::fired;
                 waker w = std::move(e->w);
-                if (e->interrupt && w)
-                    w.task()->state.fetch_or(state_bits::interrupted, std::memory_order_acq_rel);
+                if (e->interrupt && w) w.task()->state.set_interrupted();
                 // Last write to the entry: once `fired` is seen, its owner may
                 // destroy it without taking the lock.
                 e->fired.store(true, std::memory_order_release);

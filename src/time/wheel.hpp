@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "util/seeded_rng.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/detail/timer_entry.hpp"
 
 namespace weft::detail {

@@ -17,8 +17,8 @@
 #include "time/driver.hpp"
 #include "weft/detail/assert.hpp"
 #include "weft/detail/intrusive_list.hpp"
-#include "weft/detail/task_header.hpp"
-#include "weft/detail/task_state.hpp"
+#include "weft/detail/task/state.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace {
 
@@ -46,49 +46,45 @@ TEST(WeftAssert, EvaluatesItsConditionOnlyWhenEnabled) {
 
 TEST(WeftAssert, ValidTransitionsPass) {
     // A task's life on its state word: every precondition holds.
-    std::atomic<std::uint64_t> w{bits::initial};
-    d::task_state st{w};
+    d::task_state st{bits::initial};
     ASSERT_EQ(st.to_running(), d::to_running_result::success);
     EXPECT_EQ(st.to_idle(false), d::to_idle_result::ok); // the queue entry's reference goes
     EXPECT_EQ(st.notified_by_ref(), d::notify_result::submit);
     ASSERT_EQ(st.to_running(), d::to_running_result::success);
     EXPECT_TRUE(st.set_join_waker());
-    std::uint64_t before = st.to_complete();
-    EXPECT_EQ(before & (bits::running | bits::complete), bits::running);
+    d::state_snapshot before = st.to_complete();
+    EXPECT_TRUE(before.is_running());
+    EXPECT_FALSE(before.is_complete());
     st.unset_waker_after_complete();
     d::task_state::join_drop jd = st.join_handle_dropped();
     EXPECT_TRUE(jd.drop_output);
-    EXPECT_EQ(d::ref_count(w.load()), 3u); // registry, queue entry, join handle
+    EXPECT_EQ(st.load().refs(), 3u); // registry, queue entry, join handle
 }
 
 TEST(WeftAssertDeathTest, CompleteOnlyFromRunning) {
     WEFT_SKIP_WITHOUT_ASSERTS();
-    std::atomic<std::uint64_t> w{bits::initial}; // NOTIFIED, not RUNNING
-    EXPECT_DEATH((void)d::task_state{w}.to_complete(),
-                 "weft: assertion failed: .*to_complete: only from RUNNING");
+    d::task_state w{bits::initial}; // NOTIFIED, not RUNNING
+    EXPECT_DEATH((void)w.to_complete(), "weft: assertion failed: .*to_complete: only from RUNNING");
 }
 
 TEST(WeftAssertDeathTest, RunningRequiresNotified) {
     WEFT_SKIP_WITHOUT_ASSERTS();
-    std::atomic<std::uint64_t> w{bits::ref_one | bits::join_interest}; // idle, not queued
-    EXPECT_DEATH((void)d::task_state{w}.to_running(),
-                 "to_running: an idle task popped from a queue is NOTIFIED");
+    d::task_state w{bits::ref_one | bits::join_interest}; // idle, not queued
+    EXPECT_DEATH((void)w.to_running(), "to_running: an idle task popped from a queue is NOTIFIED");
 }
 
 TEST(WeftAssertDeathTest, JoinWakerOnlyWithJoinInterest) {
     WEFT_SKIP_WITHOUT_ASSERTS();
-    std::atomic<std::uint64_t> w{bits::ref_one}; // no join handle
-    EXPECT_DEATH((void)d::task_state{w}.set_join_waker(),
-                 "set_join_waker: only a join handle sets the waker");
+    d::task_state w{bits::ref_one}; // no join handle
+    EXPECT_DEATH((void)w.set_join_waker(), "set_join_waker: only a join handle sets the waker");
 }
 
 TEST(WeftAssertDeathTest, ReferenceCountNeverUnderflows) {
     WEFT_SKIP_WITHOUT_ASSERTS();
     // A running task whose last reference a waker would drop: the poller's
     // reference is missing.
-    std::atomic<std::uint64_t> w{bits::running | bits::ref_one};
-    EXPECT_DEATH((void)d::task_state{w}.notified_by_val(),
-                 "notified_by_val: the poller holds a reference too");
+    d::task_state w{bits::running | bits::ref_one};
+    EXPECT_DEATH((void)w.notified_by_val(), "notified_by_val: the poller holds a reference too");
 }
 
 struct list_node {
@@ -148,7 +144,7 @@ TEST(WeftAssertDeathTest, RunQueuePushOfATaskThatIsNotNotified) {
     // A header that is never run: no vtable entry is called.
     static constexpr d::task_vtable vt{};
     d::task_header t(&vt, nullptr, 1, nullptr);
-    t.state.fetch_and(~bits::notified); // its queue entry was consumed
+    ASSERT_EQ(t.state.to_running(), d::to_running_result::success); // its queue entry was consumed
     d::inject_queue inject;
     d::local_queue q;
     EXPECT_DEATH(q.push_back(&t, inject), "local_queue push: the task is NOTIFIED");

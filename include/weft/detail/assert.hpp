@@ -1,6 +1,6 @@
 // WEFT_ASSERT(cond, msg): weft's internal invariant checks.
 //
-// The preconditions of the task-state transitions (task_state.hpp), of the
+// The preconditions of the task-state transitions (detail/task/state.hpp), of the
 // run queues and of the timer wheel are written down as WEFT_ASSERTs next
 // to the code that relies on them, so that a broken invariant stops the
 // program where it broke instead of corrupting a task or a queue that

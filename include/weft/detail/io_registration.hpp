@@ -42,7 +42,7 @@
 #include <cstdint>
 
 #include "weft/detail/spin_mutex.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 

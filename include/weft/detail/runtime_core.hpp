@@ -12,7 +12,7 @@
 
 #include "weft/detail/runtime_config.hpp"
 #include "weft/detail/task/spawn_into.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime_error.hpp"

@@ -1,5 +1,5 @@
 // Spawn sites: where a task was spawned, and its name, interned to a 24-bit
-// index that the task keeps in its state word (task_state.hpp), so that the
+// index that the task keeps in its state word (detail/task/state.hpp), so that the
 // 72-byte header needs no new field.
 //
 // A site is {std::source_location, name}. The table of sites is global,

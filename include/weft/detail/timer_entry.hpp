@@ -11,7 +11,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 

@@ -37,7 +37,7 @@
 #include <cstdint>
 
 #include "weft/detail/spin_mutex.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::sync {
 

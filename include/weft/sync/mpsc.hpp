@@ -74,7 +74,7 @@
 #include <vector>
 
 #include "weft/detail/spin_mutex.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/sync/detail/channel_util.hpp"
 
 namespace weft::sync::mpsc {

@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <mutex>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::sync {
 

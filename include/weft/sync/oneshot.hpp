@@ -46,7 +46,7 @@
 // - A receive awaiter destroyed while armed (its task aborted, a select
 //   branch dropped) clears RX_WAKER with a CAS and drops the waker; if the
 //   CAS finds the bit already cleared, the sender has taken the waker and
-//   its wake is stale (harmless, see task_header.hpp). The value is only
+//   its wake is stale (harmless, see detail/task/header.hpp). The value is only
 //   taken in await_resume, so a cancelled receive loses nothing: the value
 //   stays in the channel (for try_recv or another co_await) or dies with it.
 // - TX_WAKER mirrors this for the sender's closed() waiter and the receiver's
@@ -72,7 +72,7 @@
 #include <variant>
 
 #include "weft/detail/frame_allocator.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/sync/detail/channel_util.hpp"
 
 namespace weft::sync::oneshot {

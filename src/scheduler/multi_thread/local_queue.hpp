@@ -32,7 +32,7 @@
 
 #include "scheduler/inject_queue.hpp"
 #include "weft/detail/assert.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 

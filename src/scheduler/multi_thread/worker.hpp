@@ -22,7 +22,7 @@
 #include "scheduler/inject_queue.hpp"
 #include "scheduler/multi_thread/local_queue.hpp"
 #include "scheduler/task_ring.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/local_set.hpp"
 
 namespace weft::detail {

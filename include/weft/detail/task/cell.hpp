@@ -1,5 +1,5 @@
 // The task cells: the object a spawned task or a blocking call *is*. Each
-// is a task_header (task_header.hpp) followed by what the task owns, in one
+// is a task_header (detail/task/header.hpp) followed by what the task owns, in one
 // heap block:
 //
 // - spawned_task<C, R>: the callable C that created the root coroutine
@@ -9,7 +9,7 @@
 // - blocking_task<C, R>: a plain callable run on the blocking pool; the
 //   same sharing of the callable's bytes with the output.
 //
-// The vtable (task_header.hpp) is the cell's only interface to the
+// The vtable (detail/task/header.hpp) is the cell's only interface to the
 // runtime: finish, drop the callable, drop or read the output, deallocate.
 // The join side (join_handle, join_set) reads the output through
 // read_output into a result<R>.
@@ -27,7 +27,7 @@
 #include <utility>
 
 #include "weft/detail/frame_allocator.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/result.hpp"
 #include "weft/task.hpp"
 #include "weft/task_id.hpp"

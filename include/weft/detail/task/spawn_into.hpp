@@ -20,7 +20,7 @@
 // registers and schedules the task (or cancels it at once when the target
 // has shut down). On any exception before the submission the cell is
 // destroyed and nothing is left behind. The result is the join_handle,
-// which adopts the join reference (task_state.hpp: a new task holds the
+// which adopts the join reference (detail/task/state.hpp: a new task holds the
 // registry's, the scheduler's and the join handle's references).
 //
 // Cost: the target is three words returned by one out-of-line call; the
@@ -40,7 +40,7 @@
 
 #include "weft/detail/config.hpp"
 #include "weft/detail/task/cell.hpp"
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/task.hpp"

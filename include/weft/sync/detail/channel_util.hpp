@@ -13,7 +13,7 @@
 #include <utility>
 #include <variant>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::sync {
 

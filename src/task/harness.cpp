@@ -1,16 +1,18 @@
-// The task harness: polling, completion, cancellation, waking, join handles.
+// The task harness: polling, completion, cancellation, waking, the dump's peek.
+// The join handle's side is in join.cpp, join_error and the out-of-line
+// throws in error.cpp.
 //
-// Every function here works on the state word of task_state.hpp; the
+// Every function here works on the state word of detail/task/state.hpp; the
 // comment at each step names the transition and who owns what afterwards.
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
 
-#include "harness.hpp"
 #include "io/write_batch.hpp"
 #include "observe/watchdog.hpp"
 #include "runtime/thread_state.hpp"
+#include "task/harness.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime_error.hpp"
@@ -25,8 +27,8 @@ constinit thread_local thread_state tls_state{};
 
 namespace {
 
-task_state state_of(task_header* t) noexcept {
-    return task_state{t->state};
+task_state& state_of(task_header* t) noexcept {
+    return t->state;
 }
 
 void dealloc(task_header* t) noexcept {
@@ -35,25 +37,18 @@ void dealloc(task_header* t) noexcept {
     t->vtable->dealloc(t);
 }
 
-void destroy_join_waker(task_header* t) noexcept {
-    if (task_header* w = t->join_waker_task) {
-        t->join_waker_task = nullptr;
-        task_ref_dec(w);
-    }
-}
-
 // The task has stopped running for good: its output (value, exception, or
 // nothing when cancelled) is in the output slot and its frame is gone. We
 // hold RUNNING and the reference of the queue entry we were polled from.
 void complete(task_header* t) noexcept {
-    std::uint64_t snap = state_of(t).to_complete(); // RUNNING -> COMPLETE
-    if (!(snap & state_bits::join_interest)) {
+    state_snapshot snap = state_of(t).to_complete(); // RUNNING -> COMPLETE
+    if (!snap.has_join_interest()) {
         t->vtable->drop_output(t); // nobody will read it
-    } else if (snap & state_bits::join_waker) {
+    } else if (snap.has_join_waker()) {
         // JOIN_WAKER set and COMPLETE: the waker field is ours until we unset it.
         wake_task(t->join_waker_task, t->join_waker_token, false);
-        std::uint64_t after = state_of(t).unset_waker_after_complete();
-        if (!(after & state_bits::join_interest)) destroy_join_waker(t); // the handle left it to us
+        state_snapshot after = state_of(t).unset_waker_after_complete();
+        if (!after.has_join_interest()) destroy_join_waker(t); // the handle left it to us
     }
     std::uint64_t refs = 1;                                  // the queue entry's
     if (t->sched != nullptr && t->sched->release(t)) ++refs; // the registry's
@@ -114,14 +109,14 @@ aborted_write classify_aborted(task_header* t) noexcept {
 
 // An elapsed timeout: abandon the outermost timed-out work and give back
 // the coroutine to resume (its timeout's parent), or null. We hold RUNNING.
-// `t` is a task or a join/select branch (detail/branch.hpp).
+// `t` is a task or a join/select branch (detail/task/branch.hpp).
 std::coroutine_handle<> take_interrupt(task_header* t) noexcept {
-    if (!(t->state.load(std::memory_order_acquire) & state_bits::interrupted)) return nullptr;
+    if (!t->state.load().is_interrupted()) return nullptr;
     // A batched write that another worker's flush may be sending: leave
     // INTERRUPTED set until the flush's wake has delivered the count (the
     // woken write resumes before the interrupt is taken; decision 0042).
     if (WEFT_UNLIKELY(classify_aborted(t) == aborted_write::wait_for_flush)) return nullptr;
-    t->state.fetch_and(~state_bits::interrupted, std::memory_order_acq_rel);
+    t->state.clear_interrupted();
     interrupt_scope* hit = nullptr;
     for (interrupt_scope* s = t->vtable->scopes(t); s != nullptr; s = s->prev)
         if (s->fired->load(std::memory_order_acquire)) hit = s; // the outermost wins
@@ -141,9 +136,7 @@ std::uint64_t& forced_yields_counter() noexcept {
 }
 
 void task_ref_dec(task_header* t, std::uint64_t n) noexcept {
-    std::uint64_t prev = t->state.fetch_sub(n * state_bits::ref_one, std::memory_order_acq_rel);
-    WEFT_ASSERT(ref_count(prev) >= n, "task_ref_dec: drops only references that are held");
-    if (ref_count(prev) == n) dealloc(t);
+    if (t->state.ref_dec(n)) dealloc(t);
 }
 
 void wake_task(task_header* t, std::uint32_t token, bool by_val) noexcept {
@@ -208,7 +201,7 @@ void poll_task(task_header* t) noexcept {
     poll_slot* watch = st.watch;
     if (WEFT_UNLIKELY(watch != nullptr)) watch->enter(t);
     ctx.budget = coop_budget;
-    // A stale wake (see task_header.hpp) leaves the coroutine where it is;
+    // A stale wake (see detail/task/header.hpp) leaves the coroutine where it is;
     // an interrupt (an elapsed timeout) resumes the timeout's parent.
     std::coroutine_handle<> h = woken_resume_point(t);
     for (;;) {
@@ -248,13 +241,7 @@ bool peek_suspension(task_header* t, peeked_task& out) noexcept {
     // Claim RUNNING from idle, as a poller would (the caller holds a
     // reference; a running, scheduled or complete task is left alone: its
     // frames belong to someone else or are about to).
-    namespace b = state_bits;
-    std::uint64_t s = t->state.load(std::memory_order_acquire);
-    do {
-        WEFT_ASSERT(ref_count(s) != 0, "peek_suspension: the caller holds a reference");
-        if (s & (b::running | b::complete | b::notified)) return false;
-    } while (!t->state.compare_exchange_weak(s, s | b::running, std::memory_order_acq_rel,
-                                             std::memory_order_acquire));
+    if (!t->state.claim_for_peek()) return false;
     // We hold RUNNING: the frames are ours to read and none can be destroyed
     // meanwhile. From the innermost coroutine (resume_point), each task<>
     // promise names the coroutine awaiting it, up to the root (whose
@@ -374,96 +361,9 @@ task_header* current_task_or_throw() {
     return t;
 }
 
-// --- join handle and abort ---------------------------------------------------
-
-void abort_task(task_header* t) noexcept {
-    if (state_of(t).notified_and_cancel()) t->sched->schedule(t, false);
-}
-
-bool task_is_finished(const task_header* t) noexcept {
-    return (t->state.load(std::memory_order_acquire) & state_bits::complete) != 0;
-}
-
-void drop_join_handle(task_header* t) noexcept {
-    task_state::join_drop d = state_of(t).join_handle_dropped();
-    if (d.drop_output) t->vtable->drop_output(t);
-    if (d.drop_waker) destroy_join_waker(t);
-    task_ref_dec(t);
-}
-
-bool register_join_waker(task_header* t, waker w) noexcept {
-    std::uint64_t s = t->state.load(std::memory_order_acquire);
-    if (s & state_bits::complete) return false;
-    if (s & state_bits::join_waker) {
-        // A waker from an earlier await is published; take the field back.
-        if (!state_of(t).unset_join_waker()) return false; // completed meanwhile
-    }
-    destroy_join_waker(t);
-    t->join_waker_token = w.token();
-    t->join_waker_task = w.release();
-    if (!state_of(t).set_join_waker()) {
-        destroy_join_waker(t); // completed: the field is still ours
-        return false;
-    }
-    return true;
-}
-
-void throw_join_twice() {
-    throw std::logic_error("join_handle awaited twice: the first co_await took the task's output");
-}
-
-void join_resumed_early(const task_header* t) noexcept {
-    std::fprintf(stderr,
-                 "weft internal error: a join_handle awaiter was resumed before task %llu "
-                 "completed; please report this with the program that shows it\n",
-                 static_cast<unsigned long long>(t->id));
-    std::abort();
-}
-
-void throw_join_empty() {
-    throw std::logic_error("co_await on an empty join_handle (default-constructed or moved from)");
-}
-
-void throw_expect(const std::string& msg, const join_error& e) {
-    try {
-        throw e;
-    } catch (...) {
-        std::throw_with_nested(std::runtime_error(msg + ": " + e.what()));
-    }
-}
-
-void throw_bad_result_access() {
-    throw std::logic_error("result::error() called on a result that holds a value");
-}
-
 } // namespace weft::detail
 
 namespace weft {
-
-namespace {
-std::string describe(task_id id, const std::exception_ptr& e) {
-    std::string s = "task " + std::to_string(id.value());
-    if (!e) return s + " was cancelled";
-    s += " panicked";
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        s += ": ";
-        s += ex.what();
-    } catch (...) {
-        s += " (an exception not derived from std::exception)";
-    }
-    return s;
-}
-} // namespace
-
-join_error::join_error(task_id id, std::exception_ptr e)
-    : id_(id), panic_(std::move(e)), message_(describe(id_, panic_)) {}
-
-void resume_unwind(std::exception_ptr e) {
-    if (!e) throw std::invalid_argument("resume_unwind: null exception_ptr");
-    std::rethrow_exception(std::move(e));
-}
 
 task_id this_task::id() {
     detail::task_header* t = detail::this_thread_context().current;

@@ -1,15 +1,15 @@
 // join/select branches: the branch scheduler, the block of headers, and the
-// driver's pass. See include/weft/detail/branch.hpp for the design.
-#include "weft/detail/branch.hpp"
+// driver's pass. See include/weft/detail/task/branch.hpp for the design.
+#include "weft/detail/task/branch.hpp"
 
-#include "harness.hpp"
 #include "runtime/thread_state.hpp"
+#include "task/harness.hpp"
 #include "util/seeded_rng.hpp"
 
 #include <new>
 
 #include "weft/detail/frame_allocator.hpp"
-#include "weft/detail/task_state.hpp"
+#include "weft/detail/task/state.hpp"
 
 namespace weft::detail {
 
@@ -58,8 +58,7 @@ constexpr task_vtable branch_vtable = {&branch_noop,      &branch_noop,    &bran
 
 /// Marks a branch finished for wakers: a late wake only drops its reference.
 void seal(branch_header* b) noexcept {
-    std::uint64_t prev = b->state.fetch_or(state_bits::complete, std::memory_order_acq_rel);
-    WEFT_ASSERT(ref_count(prev) != 0, "seal: the branch_set holds the header's reference");
+    b->state.seal_branch();
 }
 
 /// Cancels a branch: destroys its frame at its suspension point (leaves
@@ -98,7 +97,7 @@ bool run_branch(branch_header* b, bool& yielded) noexcept {
     yielded = ctx.yielded && !finished;
     if (yielded) {
         // suspend_and_yield set the branch's wake_token; run it next pass.
-        b->state.fetch_or(state_bits::notified, std::memory_order_acq_rel);
+        b->state.set_branch_notified();
     }
     ctx.yielded = false;
     ctx.resume_next = prev_next;
@@ -111,7 +110,7 @@ bool run_branch(branch_header* b, bool& yielded) noexcept {
 branch_header::branch_header(branch_block* b) noexcept
     : task_header(&branch_vtable, &the_branch_scheduler, 0, nullptr), block(b) {
     // The branch_set's reference; NOTIFIED so that the first pass starts it.
-    state.store(state_bits::ref_one | state_bits::notified, std::memory_order_relaxed);
+    state.init_branch();
 }
 
 branch_block* branch_block_create(std::size_t n) {
@@ -186,12 +185,10 @@ bool branch_set::pass(std::coroutine_handle<> h) {
     for (std::uint32_t k = 0; k < n; ++k, i = (i + 1 == n) ? 0 : i + 1) {
         branch_header* b = block_->at(i);
         if (b->done) continue;
-        if (!(b->state.load(std::memory_order_acquire) & state_bits::notified)) continue;
+        if (!b->state.load().is_notified()) continue;
         // Clear before running: a wake that lands while the branch runs sets
         // it again (and wakes the parent), so nothing is lost.
-        std::uint64_t prev = b->state.fetch_and(~state_bits::notified, std::memory_order_acq_rel);
-        WEFT_ASSERT((prev & (state_bits::notified | state_bits::complete)) == state_bits::notified,
-                    "pass: only the pass clears a live branch's NOTIFIED");
+        b->state.take_branch_notified();
         bool yielded = false;
         if (!run_branch(b, yielded)) {
             any_yield |= yielded;

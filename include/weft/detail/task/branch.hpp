@@ -64,7 +64,7 @@
 #include <utility>
 #include <variant>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 #include "weft/task.hpp"
 
 namespace weft::detail {
@@ -177,7 +177,7 @@ struct pass_awaiter : awaitable_tag {
     void await_resume() const noexcept {}
 };
 
-/// An elapsed timeout of task or branch `t` (src/task.cpp).
+/// An elapsed timeout of task or branch `t` (src/task/harness.cpp).
 std::coroutine_handle<> take_interrupt(task_header* t) noexcept;
 
 /// A cheap per-thread pseudo-random number (xorshift), for the start of a pass.

@@ -13,7 +13,7 @@
 //                  to the task; while clear it belongs to the join handle.
 //   CANCELLED      abort() was requested; the next poll destroys the frames.
 //   INTERRUPTED    a timeout inside the task elapsed: the next poll abandons
-//                  the timed-out work (see interrupt_scope in task_header.hpp).
+//                  the timed-out work (see interrupt_scope in detail/task/header.hpp).
 //   refcount       bits 7..39 (33 bits), in units of REF_ONE.
 //   site           bits 40..63 (24 bits): the interned spawn site of the task
 //                  (detail/spawn_site.hpp; 0 = unknown). Written once by the
@@ -48,6 +48,18 @@
 //   to_shutdown       runtime shutdown claims an idle task to cancel it inline.
 //   join_handle_dropped, set_join_waker, unset_join_waker, unset_waker_after_complete
 //                     the join handle protocol.
+//   ref_inc, ref_dec  a reference is taken / dropped (ref_dec: was it the last).
+//   claim_for_peek    the dump borrows RUNNING from an idle task (undone by
+//                     to_idle_after_peek).
+//   set_interrupted, clear_interrupted
+//                     a timeout elapsed / the poller acts on it.
+//   init_branch, init_join_set_entry, set_branch_notified,
+//   take_branch_notified, seal_branch
+//                     the words of join/select branches and join_set entries,
+//                     which use only NOTIFIED, COMPLETE and one reference.
+//
+// The word is a private member of task_state: nothing outside this file
+// changes it, and readers get a state_snapshot with named predicates.
 //
 // Each transition WEFT_ASSERTs (detail/assert.hpp; Debug and sanitizer
 // builds) the bits it requires of the word it read: e.g. to_running finds
@@ -90,12 +102,39 @@ inline std::uint32_t site_index(std::uint64_t s) noexcept {
     return static_cast<std::uint32_t>(s >> state_bits::site_shift);
 }
 
+/// One reading of a state word, with the bits named. Transitions that
+/// return the word they replaced (to_complete, ...) return one of these.
+struct state_snapshot {
+    std::uint64_t bits;
+
+    bool is_running() const noexcept { return (bits & state_bits::running) != 0; }
+    bool is_complete() const noexcept { return (bits & state_bits::complete) != 0; }
+    bool is_notified() const noexcept { return (bits & state_bits::notified) != 0; }
+    bool is_cancelled() const noexcept { return (bits & state_bits::cancelled) != 0; }
+    bool is_interrupted() const noexcept { return (bits & state_bits::interrupted) != 0; }
+    bool has_join_interest() const noexcept { return (bits & state_bits::join_interest) != 0; }
+    bool has_join_waker() const noexcept { return (bits & state_bits::join_waker) != 0; }
+    /// Neither running nor complete: its frames are at rest.
+    bool is_idle() const noexcept {
+        return (bits & (state_bits::running | state_bits::complete)) == 0;
+    }
+    std::uint64_t refs() const noexcept { return ref_count(bits); }
+    std::uint32_t site() const noexcept { return site_index(bits); }
+};
+
 enum class to_running_result { success, cancelled, failed, dealloc };
 enum class to_idle_result { ok, ok_notified, ok_dealloc, cancelled };
 enum class notify_result { do_nothing, submit, dealloc };
 
-struct task_state {
-    std::atomic<std::uint64_t>& word;
+/// The state word and its transitions. The word is private: every change
+/// is one of the named member functions below, each of which checks its
+/// precondition on the value it read (WEFT_ASSERT) and keeps its memory
+/// order written next to it.
+class task_state {
+public:
+    explicit task_state(std::uint64_t initial_bits) noexcept : word(initial_bits) {}
+    task_state(const task_state&) = delete;
+    task_state& operator=(const task_state&) = delete;
 
     // NOTIFIED -> RUNNING. The caller holds the queue entry's reference. A
     // task that is already running or complete (a stale queue entry after a
@@ -176,7 +215,7 @@ struct task_state {
 
     // RUNNING -> idle with CANCELLED kept: an aborted task whose batched
     // write another worker's flush may be sending waits for that flush's
-    // wake (task.cpp, decision 0042). As to_idle otherwise: a wake that
+    // wake (src/task/harness.cpp, decision 0042). As to_idle otherwise: a wake that
     // came meanwhile keeps the queue reference (reschedule).
     [[nodiscard]] to_idle_result to_idle_keep_cancelled() noexcept {
         using namespace state_bits;
@@ -201,12 +240,12 @@ struct task_state {
     }
 
     // RUNNING -> COMPLETE in one XOR; returns the word before.
-    std::uint64_t to_complete() noexcept {
+    state_snapshot to_complete() noexcept {
         using namespace state_bits;
         std::uint64_t s = word.fetch_xor(running | complete, std::memory_order_acq_rel);
         WEFT_ASSERT((s & (running | complete)) == running, "to_complete: only from RUNNING");
         WEFT_ASSERT(ref_count(s) != 0, "to_complete: the poller holds a reference");
-        return s;
+        return {s};
     }
 
     // A waker fires and gives up its reference.
@@ -348,15 +387,106 @@ struct task_state {
     }
 
     // After COMPLETE and waking the join waker, the task gives the field back.
-    std::uint64_t unset_waker_after_complete() noexcept {
+    state_snapshot unset_waker_after_complete() noexcept {
         using namespace state_bits;
         std::uint64_t s = word.fetch_and(~join_waker, std::memory_order_acq_rel);
         WEFT_ASSERT((s & (complete | join_waker)) == (complete | join_waker),
                     "unset_waker_after_complete: the task completed with a waker published");
-        return s;
+        return {s};
     }
 
-    std::uint64_t load() const noexcept { return word.load(std::memory_order_acquire); }
+    // --- References -------------------------------------------------------
+
+    // Relaxed, as for shared_ptr: taking a reference requires already holding one.
+    void ref_inc() noexcept {
+        std::uint64_t prev = word.fetch_add(state_bits::ref_one, std::memory_order_relaxed);
+        WEFT_ASSERT(ref_count(prev) != 0, "task_ref_inc: taking a reference requires holding one");
+    }
+
+    // Drops `n` references; true when they were the last (the caller frees).
+    [[nodiscard]] bool ref_dec(std::uint64_t n) noexcept {
+        std::uint64_t prev = word.fetch_sub(n * state_bits::ref_one, std::memory_order_acq_rel);
+        WEFT_ASSERT(ref_count(prev) >= n, "task_ref_dec: drops only references that are held");
+        return ref_count(prev) == n;
+    }
+
+    // --- The dump's borrow of an idle task --------------------------------
+
+    // idle -> RUNNING for peek_suspension (the caller holds a reference). A
+    // running, scheduled or complete task is left alone: its frames belong
+    // to someone else or are about to. True when claimed; give it back with
+    // to_idle_after_peek.
+    [[nodiscard]] bool claim_for_peek() noexcept {
+        using namespace state_bits;
+        std::uint64_t s = word.load(std::memory_order_acquire);
+        do {
+            WEFT_ASSERT(ref_count(s) != 0, "peek_suspension: the caller holds a reference");
+            if (s & (running | complete | notified)) return false;
+        } while (!word.compare_exchange_weak(s, s | running, std::memory_order_acq_rel,
+                                             std::memory_order_acquire));
+        return true;
+    }
+
+    // --- Timeouts (INTERRUPTED) -------------------------------------------
+
+    // A timeout's deadline passed (the timing wheel, or a deadline already
+    // due at registration): the next poll abandons the timed-out work.
+    void set_interrupted() noexcept {
+        word.fetch_or(state_bits::interrupted, std::memory_order_acq_rel);
+    }
+
+    // The poller (holding RUNNING) takes the interrupt it is about to act on.
+    void clear_interrupted() noexcept {
+        std::uint64_t prev = word.fetch_and(~state_bits::interrupted, std::memory_order_acq_rel);
+        WEFT_ASSERT(prev & state_bits::interrupted, "clear_interrupted: INTERRUPTED is set");
+    }
+
+    // --- join/select branches and join_set entries (branch.hpp) -----------
+    //
+    // A branch's word holds one reference (its branch_set's) and uses only
+    // NOTIFIED (woken since the last pass) and COMPLETE (sealed: a late wake
+    // just drops its reference). A join_set entry's word holds its set's
+    // reference and is otherwise touched only by wakes.
+
+    // A fresh branch: the set's reference, NOTIFIED so that the first pass
+    // starts it. Before the branch is published (relaxed).
+    void init_branch() noexcept {
+        word.store(state_bits::ref_one | state_bits::notified, std::memory_order_relaxed);
+    }
+
+    // A fresh join_set entry: one reference, the set's.
+    void init_join_set_entry() noexcept {
+        word.store(state_bits::ref_one, std::memory_order_relaxed);
+    }
+
+    // A branch asked to run again (yield_now, spent budget): next pass.
+    void set_branch_notified() noexcept {
+        word.fetch_or(state_bits::notified, std::memory_order_acq_rel);
+    }
+
+    // The pass takes a live branch's NOTIFIED before running it: a wake
+    // that lands while the branch runs sets it again, so none is lost.
+    void take_branch_notified() noexcept {
+        using namespace state_bits;
+        std::uint64_t prev = word.fetch_and(~notified, std::memory_order_acq_rel);
+        WEFT_ASSERT((prev & (notified | complete)) == notified,
+                    "pass: only the pass clears a live branch's NOTIFIED");
+    }
+
+    // The branch finished or was dropped: wakers only drop their reference.
+    void seal_branch() noexcept {
+        std::uint64_t prev = word.fetch_or(state_bits::complete, std::memory_order_acq_rel);
+        WEFT_ASSERT(ref_count(prev) != 0, "seal: the branch_set holds the header's reference");
+    }
+
+    // --- Reading ----------------------------------------------------------
+
+    state_snapshot load(std::memory_order o = std::memory_order_acquire) const noexcept {
+        return {word.load(o)};
+    }
+
+private:
+    std::atomic<std::uint64_t> word;
 };
 
 } // namespace weft::detail

@@ -1,4 +1,4 @@
-// The spawned task: header, state word, wakers, and the thread context.
+// The spawned task's header: its fields, who owns them, and its references.
 //
 // # The task object
 //
@@ -9,7 +9,8 @@
 //
 // # Who may touch which field
 //
-//   state         atomic; every change is one CAS or RMW (task_state.hpp).
+//   state         the word, private to task_state: every change is one of its named transitions
+//   (detail/task/state.hpp).
 //                 Its top 24 bits hold the spawn site, written once here.
 //   vtable, sched, id
 //                 written once at spawn, read-only afterwards.
@@ -26,23 +27,11 @@
 //                 waker wrote before waking is visible to the coroutine it
 //                 resumes even when the wake's state CAS wrote nothing.
 //   join_waker_*  owned by the join handle while JOIN_WAKER is clear; by the
-//                 task while JOIN_WAKER is set (see task_state.hpp).
+//                 task while JOIN_WAKER is set (see detail/task/state.hpp).
 //   owned_index   written by the runtime's owned-task registry under its lock.
 //
-// # Waking, and why tokens
-//
-// Only the worker that runs a task resumes its coroutines (docs/architecture.md,
-// "Waking"). A leaf awaitable that suspends records the coroutine to resume
-// (`resume_point`) and takes a `waker`: a counted reference to the task plus
-// the *suspension token* of this suspension. Waking raises the task's
-// `wake_token` to that token and schedules the task. When the worker polls
-// the task, it resumes `resume_point` only if `wake_token` has reached the
-// current `suspend_token`; otherwise the wake was stale (a waker from an
-// earlier suspension that fired late, for example after a select withdrew
-// its branch) and the task goes back to idle without being resumed. This
-// makes spurious wake-ups harmless, which C++ coroutines need: a resumed
-// coroutine cannot re-check its condition and suspend again at the same
-// co_await.
+// The wakers and the suspension tokens are in wake.hpp; what leaf code
+// needs of its thread (thread_context) is in context.hpp.
 #pragma once
 
 #include <atomic>
@@ -54,7 +43,7 @@
 #include "weft/detail/assert.hpp"
 #include "weft/detail/await_site.hpp"
 #include "weft/detail/config.hpp"
-#include "weft/detail/task_state.hpp"
+#include "weft/detail/task/state.hpp"
 
 namespace weft::detail {
 
@@ -104,7 +93,7 @@ struct interrupt_scope {
 enum class output_kind : std::uint32_t { cancelled = 0, value = 1, panic = 2, taken = 3 };
 
 struct task_header {
-    std::atomic<std::uint64_t> state;
+    task_state state;
     const task_vtable* vtable;
     scheduler* sched;
     std::uint64_t id;
@@ -123,7 +112,7 @@ struct task_header {
     std::atomic<std::uint32_t> wake_token;
 
     /// `site`: the interned spawn site (spawn_site.hpp), kept in the state
-    /// word's top bits (task_state.hpp).
+    /// word's top bits (detail/task/state.hpp).
     task_header(const task_vtable* vt, scheduler* s, std::uint64_t task_id,
                 std::coroutine_handle<> r, std::uint32_t site = 0) noexcept
         : state(state_bits::initial | (std::uint64_t{site} << state_bits::site_shift)), vtable(vt),
@@ -146,18 +135,17 @@ static_assert(sizeof(void*) != 8 || sizeof(task_header) == 72,
 
 inline void task_ref_inc(task_header* t) noexcept {
     // Relaxed, as for shared_ptr: taking a reference requires already holding one.
-    std::uint64_t prev = t->state.fetch_add(state_bits::ref_one, std::memory_order_relaxed);
-    WEFT_ASSERT(ref_count(prev) != 0, "task_ref_inc: taking a reference requires holding one");
+    t->state.ref_inc();
 }
 
 /// Drops `n` references; frees the task when they were the last.
 void task_ref_dec(task_header* t, std::uint64_t n = 1) noexcept;
 
 /// For the run queues' WEFT_ASSERTs: a task has at most one queue entry,
-/// and only while NOTIFIED is set (task_state.hpp), so a task pushed onto
+/// and only while NOTIFIED is set (detail/task/state.hpp), so a task pushed onto
 /// a run queue is NOTIFIED.
 inline bool task_is_notified(const task_header* t) noexcept {
-    return (t->state.load(std::memory_order_relaxed) & state_bits::notified) != 0;
+    return t->state.load(std::memory_order_relaxed).is_notified();
 }
 
 // ---------------------------------------------------------------------------
@@ -177,131 +165,5 @@ public:
 protected:
     ~scheduler() = default;
 };
-
-// ---------------------------------------------------------------------------
-// Thread context.
-
-/// Cooperative budget: ready operations a task may complete in one poll
-/// before a ready leaf suspends anyway (Tokio's value).
-inline constexpr std::uint32_t coop_budget = 128;
-
-class runtime_core;
-
-/// What leaf code (awaiters, the trampoline in task.hpp) needs of the thread
-/// it runs on. The scheduler's own per-thread state (the runtime, the
-/// driving loop, the drivers, write batching, the watchdog slot) wraps this
-/// in src/runtime/thread_state.hpp, private to the library.
-struct thread_context {
-    /// The task this thread is polling, or nullptr.
-    task_header* task = nullptr;
-    /// Where a leaf that suspends records itself: `task`, or, while a
-    /// join/select branch runs, that branch's header (detail/branch.hpp).
-    /// Wakers, suspension tokens and interrupt scopes follow `current`;
-    /// cancellation and the cooperative budget belong to `task`.
-    task_header* current = nullptr;
-    /// Remaining cooperative budget of the current poll.
-    std::uint32_t budget = coop_budget;
-    /// The current task asked to be rescheduled at the back of the queue.
-    bool yielded = false;
-    /// The coroutine the poller resumes next, within the same poll: a task
-    /// being awaited, or the parent of one that finished (the trampoline).
-    std::coroutine_handle<> resume_next = nullptr;
-};
-
-thread_context& this_thread_context() noexcept;
-
-// ---------------------------------------------------------------------------
-// Wakers.
-
-/// A counted reference to a task plus the suspension it wakes. Move-only.
-class waker {
-public:
-    waker() noexcept = default;
-    waker(task_header* t, std::uint32_t token) noexcept : task_(t), token_(token) {}
-    waker(waker&& o) noexcept : task_(std::exchange(o.task_, nullptr)), token_(o.token_) {}
-    waker& operator=(waker&& o) noexcept {
-        if (this != &o) {
-            reset();
-            task_ = std::exchange(o.task_, nullptr);
-            token_ = o.token_;
-        }
-        return *this;
-    }
-    ~waker() { reset(); }
-
-    explicit operator bool() const noexcept { return task_ != nullptr; }
-    task_header* task() const noexcept { return task_; }
-    std::uint32_t token() const noexcept { return token_; }
-
-    /// Wakes the task and gives up the reference.
-    void wake() && noexcept;
-    /// Wakes the task and keeps the reference.
-    void wake_by_ref() const noexcept;
-    /// Drops the reference without waking.
-    void reset() noexcept {
-        if (task_ != nullptr) task_ref_dec(std::exchange(task_, nullptr));
-    }
-    /// Gives up ownership of the reference without dropping it.
-    task_header* release() noexcept { return std::exchange(task_, nullptr); }
-
-private:
-    task_header* task_ = nullptr;
-    std::uint32_t token_ = 0;
-};
-
-/// Wakes task `t` for suspension `token`; `by_val` consumes one reference.
-void wake_task(task_header* t, std::uint32_t token, bool by_val) noexcept;
-
-inline void waker::wake() && noexcept {
-    if (task_ != nullptr) wake_task(std::exchange(task_, nullptr), token_, true);
-}
-inline void waker::wake_by_ref() const noexcept {
-    if (task_ != nullptr) wake_task(task_, token_, false);
-}
-
-/// The task polled on this thread; throws runtime_error when there is none
-/// (a weft leaf awaited outside a weft task).
-task_header* current_task_or_throw();
-
-/// For a leaf's await_suspend: records `h` as the point to resume, starts a
-/// new suspension and returns a waker for it.
-inline waker suspend_waker(std::coroutine_handle<> h) {
-    task_header* t = current_task_or_throw();
-    t->resume_point = h;
-    std::uint32_t token = ++t->suspend_token;
-    task_ref_inc(t);
-    return waker(t, token);
-}
-
-/// For a leaf's await_suspend: suspends at `h` and asks to run again after
-/// the other ready tasks (yield_now, or a spent cooperative budget).
-inline void suspend_and_yield(std::coroutine_handle<> h) {
-    task_header* t = current_task_or_throw();
-    t->resume_point = h;
-    std::uint32_t token = ++t->suspend_token;
-    t->wake_token.store(token, std::memory_order_relaxed);
-    this_thread_context().yielded = true;
-}
-
-/// Spends one unit of cooperative budget. False when the budget is spent,
-/// or when the current task was aborted while running: the caller then
-/// completes its operation but suspends with suspend_and_yield before
-/// returning the value (and gives back what it took if it is destroyed
-/// there). So an abort lands at the next weft co_await even when that
-/// operation is already ready, and a task looping on ready operations
-/// cannot starve the others.
-inline bool coop_proceed() noexcept {
-    thread_context& ctx = this_thread_context();
-    task_header* t = ctx.task;     // the spawned task, even inside a join/select branch
-    if (t == nullptr) return true; // no task, no budget to keep
-    if (WEFT_UNLIKELY(ctx.budget == 0)) return false;
-    --ctx.budget;
-    return (t->state.load(std::memory_order_relaxed) & state_bits::cancelled) == 0;
-}
-
-/// Marks an awaitable as written for weft: it resumes its coroutine only
-/// through a waker (never directly, never on a foreign thread). task<T>
-/// refuses to co_await anything else, at compile time.
-struct awaitable_tag {};
 
 } // namespace weft::detail

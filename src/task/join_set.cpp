@@ -3,7 +3,7 @@
 #include "weft/join_set.hpp"
 
 #include "weft/detail/intrusive_list.hpp"
-#include "weft/detail/task_state.hpp"
+#include "weft/detail/task/state.hpp"
 
 namespace weft::detail {
 
@@ -54,7 +54,7 @@ constexpr task_vtable entry_vtable = {&entry_noop,      &entry_noop,    &entry_n
 join_set_entry::join_set_entry(join_set_core* c, task_header* m) noexcept
     : task_header(&entry_vtable, &the_join_set_scheduler, m->id, nullptr), core(c), member(m) {
     // One reference: the set's. The member's join waker takes another.
-    state.store(state_bits::ref_one, std::memory_order_relaxed);
+    state.init_join_set_entry();
     c->refs.fetch_add(1, std::memory_order_relaxed);
 }
 

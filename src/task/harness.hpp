@@ -23,7 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "weft/detail/task_header.hpp"
+#include "weft/detail/task/wake.hpp"
 
 namespace weft::detail {
 
@@ -55,7 +55,7 @@ std::uint64_t& forced_yields_counter() noexcept;
 // --- the poll loop, shared by poll_task and a join/select branch's poll ---
 
 /// Whether a wake-up for suspension `woken` reaches suspension `wanted`
-/// (32-bit tokens, compared with wrap-around; task_header.hpp).
+/// (32-bit tokens, compared with wrap-around; detail/task/header.hpp).
 inline bool token_reached(std::uint32_t woken, std::uint32_t wanted) noexcept {
     return static_cast<std::int32_t>(woken - wanted) >= 0;
 }
@@ -80,6 +80,16 @@ inline void run_trampoline(thread_context& ctx, std::coroutine_handle<> h) {
         h.resume();
         h = ctx.resume_next;
     } while (h);
+}
+
+/// Drops the join waker the field holds, if any. The caller owns the field
+/// (JOIN_WAKER clear and the handle's, or COMPLETE and the task's: see
+/// detail/task/state.hpp).
+inline void destroy_join_waker(task_header* t) noexcept {
+    if (task_header* w = t->join_waker_task) {
+        t->join_waker_task = nullptr;
+        task_ref_dec(w);
+    }
 }
 
 } // namespace weft::detail
