@@ -14,8 +14,10 @@
 // message that names what failed ("bind 127.0.0.1:8080: Address already in
 // use"); value() throws std::system_error with that message.
 //
-// A result holds its T by value next to the error (no std::variant, see
-// docs/compiler-traps.md), so T must be default-constructible.
+// io::result<T> is a weft::expected<T, std::error_code> (weft/expected.hpp)
+// plus the set-up message: any T (move-only, not default-constructible).
+// Two members differ from weft::expected, as they always have here: value()
+// throws std::system_error, and error() is the code, zero on success.
 //
 // Readers and writers: any type with
 //   task<io::result<std::size_t>> read(std::span<std::byte>)
@@ -49,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "weft/expected.hpp"
 #include "weft/task.hpp"
 
 namespace weft::io {
@@ -75,35 +78,6 @@ struct std::is_error_code_enum<weft::io::error> : std::true_type {};
 
 namespace weft::io {
 
-namespace detail {
-
-/// The error half that result<T> and result<void> share: a code (zero for
-/// success) and, for set-up operations, a message naming what failed.
-class result_error {
-public:
-    result_error() = default;
-    result_error(std::error_code ec) : ec_(ec) {}
-    result_error(std::error_code ec, std::string what) : ec_(ec), what_(std::move(what)) {}
-
-    bool has_value() const noexcept { return !ec_; }
-    explicit operator bool() const noexcept { return !ec_; }
-    const std::error_code& error() const noexcept { return ec_; }
-    /// The error's message, with what failed when the operation named it.
-    std::string message() const { return what_.empty() ? ec_.message() : what_; }
-
-protected:
-    /// Throws std::system_error when this is an error.
-    void check() const {
-        if (ec_) throw std::system_error(ec_, what_.empty() ? "weft::io" : what_);
-    }
-
-private:
-    std::error_code ec_;
-    std::string what_;
-};
-
-} // namespace detail
-
 /// The outcome of an I/O operation: a T, or an error code (plus, for set-up
 /// operations, a message naming what failed).
 ///
@@ -111,40 +85,62 @@ private:
 ///   if (r) use(*r); else if (r.error() == std::errc::broken_pipe) log("peer went away");
 ///   auto listener = weft::net::tcp_listener::bind("127.0.0.1:0").value(); // throws
 template <class T>
-class [[nodiscard]] result : public detail::result_error {
+class [[nodiscard]] result : public expected<T, std::error_code> {
+    using base = expected<T, std::error_code>;
+
 public:
-    result() = default;
-    result(T v) : value_(std::move(v)) {}
-    result(std::error_code ec) : result_error(ec) {}
-    result(std::error_code ec, std::string what) : result_error(ec, std::move(what)) {}
+    /// Success holding a value-initialised T (void: just success).
+    result() requires std::is_default_constructible_v<base>
+    = default;
+    /// Success holding `v`.
+    template <class U = T>
+    requires(!std::is_void_v<T> && std::is_constructible_v<T, U&&> &&
+             !std::is_same_v<std::remove_cvref_t<U>, result> &&
+             !std::is_same_v<std::remove_cvref_t<U>, std::error_code>) result(U&& v)
+        : base(std::in_place, std::forward<U>(v)) {}
+    /// Failure with code `ec` (a zero code is success: T = void, or a
+    /// value-initialised T).
+    result(std::error_code ec) : base(make(ec)) {}
+    /// Failure with code `ec` and a message that names what failed.
+    result(std::error_code ec, std::string what) : base(make(ec)), what_(std::move(what)) {}
+
+    /// The code: zero on success.
+    std::error_code error() const noexcept {
+        return this->has_value() ? std::error_code() : base::error();
+    }
+    /// The error's message, with what failed when the operation named it.
+    std::string message() const { return what_.empty() ? error().message() : what_; }
 
     /// The value; throws std::system_error when this is an error.
-    T& value() & {
+    decltype(auto) value() & {
         check();
-        return value_;
+        if constexpr (!std::is_void_v<T>) return (**this);
     }
-    T&& value() && {
+    decltype(auto) value() const& {
         check();
-        return std::move(value_);
+        if constexpr (!std::is_void_v<T>) return (**this);
     }
-    T& operator*() & noexcept { return value_; }
-    T&& operator*() && noexcept { return std::move(value_); }
-    T* operator->() noexcept { return &value_; }
+    decltype(auto) value() && {
+        check();
+        if constexpr (!std::is_void_v<T>) return T(std::move(**this));
+    }
 
 private:
-    T value_{};
-};
+    static base make(std::error_code ec) {
+        if (ec) return base(unexpect, ec);
+        if constexpr (std::is_default_constructible_v<base>) {
+            return base();
+        } else {
+            // A success without a value to hold: a caller's bug.
+            return base(unexpect, std::make_error_code(std::errc::invalid_argument));
+        }
+    }
+    void check() const {
+        if (!this->has_value())
+            throw std::system_error(base::error(), what_.empty() ? "weft::io" : what_);
+    }
 
-/// An operation that gives no value: success or an error.
-///
-///   weft::io::result<void> r = co_await s.write_all("hello");
-///   if (!r) co_return;
-template <>
-class [[nodiscard]] result<void> : public detail::result_error {
-public:
-    using result_error::result_error;
-    /// Throws std::system_error when this is an error.
-    void value() const { check(); }
+    std::string what_;
 };
 
 /// The error code of the current errno.

@@ -42,6 +42,7 @@
 #include <variant>
 
 #include "weft/detail/task/branch.hpp"
+#include "weft/expected.hpp"
 #include "weft/task.hpp"
 
 namespace weft {
@@ -132,7 +133,9 @@ typename try_join_traits<T>::value unwrap_branch(task_promise<T>& p) {
 ///   }
 ///   auto [n, s] = std::move(r).value();     // or throws branch's error
 template <class... T>
-class [[nodiscard]] try_join_result {
+class [[nodiscard]] try_join_result
+    : public expected<std::tuple<typename detail::try_join_traits<T>::value...>,
+                      std::variant<typename detail::try_join_traits<T>::failure...>> {
 public:
     /// The values, in operand order.
     using values_type = std::tuple<typename detail::try_join_traits<T>::value...>;
@@ -140,49 +143,35 @@ public:
     /// cannot fail has std::monostate there, never active).
     using failure_type = std::variant<typename detail::try_join_traits<T>::failure...>;
 
+private:
+    using base = expected<values_type, failure_type>;
+
+public:
     /// Every branch succeeded: the values.
     template <class... V>
     explicit try_join_result(detail::try_join_success_t, V&&... v)
-        : v_(std::in_place_index<0>, std::forward<V>(v)...) {}
+        : base(std::in_place, std::forward<V>(v)...) {}
     /// Branch I failed with result `f`.
     template <std::size_t I, class F>
     try_join_result(detail::try_join_failure_t, std::in_place_index_t<I> branch, F&& f)
         // In place: no temporary failure_type to move (GCC 12 with ASan
         // warns -Wmaybe-uninitialized on moving that variant).
-        : v_(std::in_place_index<1>, branch, std::forward<F>(f)) {}
-
-    /// True when every branch succeeded.
-    bool has_value() const noexcept { return v_.index() == 0; }
-    explicit operator bool() const noexcept { return has_value(); }
+        : base(unexpect, branch, std::forward<F>(f)) {}
 
     /// The values; when a branch failed, throws what that branch's
     /// `value()` throws (a join_error, time::elapsed, bad_expected_access).
     values_type& value() & {
-        if (!has_value()) throw_failure();
-        return std::get<0>(v_);
+        if (!this->has_value()) throw_failure();
+        return **this;
     }
     values_type&& value() && {
-        if (!has_value()) throw_failure();
-        return std::get<0>(std::move(v_));
+        if (!this->has_value()) throw_failure();
+        return std::move(**this);
     }
-    values_type& operator*() & noexcept { return std::get<0>(v_); }
-    values_type&& operator*() && noexcept { return std::get<0>(std::move(v_)); }
-    values_type* operator->() noexcept { return &std::get<0>(v_); }
 
-    /// The failed branch's result; throws std::logic_error if none failed.
-    failure_type& error() & {
-        if (has_value())
-            throw std::logic_error("try_join_result::error(): no branch failed; check "
-                                   "has_value() first");
-        return std::get<1>(v_);
-    }
-    /// The index of the failed branch (the failure's variant index).
-    std::size_t failed_branch() const {
-        if (has_value())
-            throw std::logic_error("try_join_result::failed_branch(): no branch failed; check "
-                                   "has_value() first");
-        return std::get<1>(v_).index();
-    }
+    /// The index of the failed branch (the failure's variant index); throws
+    /// bad_expected_access if none failed.
+    std::size_t failed_branch() const { return this->error().index(); }
 
 private:
     [[noreturn]] void throw_failure() {
@@ -191,12 +180,10 @@ private:
                 if constexpr (!std::is_same_v<std::remove_cvref_t<decltype(f)>, std::monostate>)
                     (void)f.value(); // throws the branch's error
             },
-            std::get<1>(v_));
+            this->error());
         throw std::logic_error("try_join_result::value(): the failed branch's value() did not "
                                "throw");
     }
-
-    std::variant<values_type, failure_type> v_;
 };
 
 namespace detail {

@@ -14,15 +14,14 @@
 //   }
 #pragma once
 
+#include "weft/expected.hpp"
+#include "weft/task_id.hpp"
 #include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <variant>
-
-#include "weft/task_id.hpp"
 
 namespace weft {
 
@@ -68,76 +67,34 @@ private:
 
 namespace detail {
 [[noreturn]] void throw_expect(const std::string& msg, const join_error& e);
-[[noreturn]] void throw_bad_result_access();
 } // namespace detail
 
-/// The outcome of a task: a T (nothing for void) or a join_error.
+/// The outcome of a task: a T (nothing for void) or a join_error. A
+/// weft::expected<T, join_error> (weft/expected.hpp): value() throws the
+/// join_error itself; expect() adds a message.
 template <class T>
-class [[nodiscard]] result {
-    using stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+class [[nodiscard]] result : public expected<T, join_error> {
+    using base = expected<T, join_error>;
 
 public:
-    using value_type = T;
-
-    result(join_error e) : v_(std::in_place_index<1>, std::move(e)) {}
-    template <class U = stored>
-    requires(!std::is_void_v<T> && std::is_constructible_v<stored, U&&> &&
-             !std::is_same_v<std::remove_cvref_t<U>, join_error> &&
-             !std::is_same_v<std::remove_cvref_t<U>, result>) result(U&& v)
-        : v_(std::in_place_index<0>, std::forward<U>(v)) {}
-    result() requires std::is_void_v<T> : v_(std::in_place_index<0>) {}
-
-    bool has_value() const noexcept { return v_.index() == 0; }
-    explicit operator bool() const noexcept { return has_value(); }
-
-    /// The value; throws the join_error when there is none.
-    decltype(auto) value() & {
-        if (!has_value()) throw std::get<1>(v_);
-        if constexpr (!std::is_void_v<T>) return (std::get<0>(v_));
-    }
-    decltype(auto) value() const& {
-        if (!has_value()) throw std::get<1>(v_);
-        if constexpr (!std::is_void_v<T>) return (std::get<0>(v_));
-    }
-    decltype(auto) value() && {
-        if (!has_value()) throw std::get<1>(std::move(v_));
-        if constexpr (!std::is_void_v<T>) return T(std::get<0>(std::move(v_)));
-    }
+    using base::base;
+    result() requires std::is_void_v<T>
+    = default;
+    /// Failure: the task has no output, for the reason `e` gives.
+    result(join_error e) : base(unexpect, std::move(e)) {}
+    result(const base& b) : base(b) {}
+    result(base&& b) : base(std::move(b)) {}
 
     /// The value, or throws an exception whose what() starts with `msg` and
     /// that nests the join_error (std::rethrow_if_nested gets it back).
     decltype(auto) expect(const std::string& msg) & {
-        if (!has_value()) detail::throw_expect(msg, std::get<1>(v_));
-        if constexpr (!std::is_void_v<T>) return (std::get<0>(v_));
+        if (!this->has_value()) detail::throw_expect(msg, this->error());
+        if constexpr (!std::is_void_v<T>) return (**this);
     }
     decltype(auto) expect(const std::string& msg) && {
-        if (!has_value()) detail::throw_expect(msg, std::get<1>(v_));
-        if constexpr (!std::is_void_v<T>) return T(std::get<0>(std::move(v_)));
+        if (!this->has_value()) detail::throw_expect(msg, this->error());
+        if constexpr (!std::is_void_v<T>) return T(std::move(**this));
     }
-
-    /// The error; throws std::logic_error when the result holds a value.
-    const join_error& error() const& {
-        if (has_value()) detail::throw_bad_result_access();
-        return std::get<1>(v_);
-    }
-    join_error&& error() && {
-        if (has_value()) detail::throw_bad_result_access();
-        return std::get<1>(std::move(v_));
-    }
-
-    template <class U = T>
-    requires(!std::is_void_v<U>) U& operator*() & noexcept { return std::get<0>(v_); }
-    template <class U = T>
-    requires(!std::is_void_v<U>) const U& operator*() const& noexcept { return std::get<0>(v_); }
-    template <class U = T>
-    requires(!std::is_void_v<U>) U && operator*() && noexcept { return std::get<0>(std::move(v_)); }
-    template <class U = T>
-    requires(!std::is_void_v<U>) U* operator->() noexcept { return &std::get<0>(v_); }
-    template <class U = T>
-    requires(!std::is_void_v<U>) const U* operator->() const noexcept { return &std::get<0>(v_); }
-
-private:
-    std::variant<stored, join_error> v_;
 };
 
 } // namespace weft

@@ -42,10 +42,10 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 #include "weft/detail/task/wake.hpp"
 #include "weft/detail/timer_entry.hpp"
+#include "weft/expected.hpp"
 #include "weft/task.hpp"
 
 namespace weft::time {
@@ -248,44 +248,18 @@ public:
 
 /// What co_await timeout(...) gives: the inner work's value, or `elapsed`.
 /// (An exception thrown by the inner work propagates out of the co_await.)
+/// A weft::expected<T, elapsed> (weft/expected.hpp): value() throws the
+/// `elapsed` itself.
 template <class T>
-class [[nodiscard]] timeout_result {
-    using stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+class [[nodiscard]] timeout_result : public expected<T, elapsed> {
+    using base = expected<T, elapsed>;
 
 public:
-    using value_type = T;
+    using base::base;
+    /// The deadline passed.
+    timeout_result(elapsed e) : base(unexpect, std::move(e)) {}
 
-    timeout_result(elapsed e) : v_(std::in_place_index<1>, std::move(e)) {}
-    template <class... A>
-    explicit timeout_result(std::in_place_t, A&&... a)
-        : v_(std::in_place_index<0>, std::forward<A>(a)...) {}
-
-    bool has_value() const noexcept { return v_.index() == 0; }
-    explicit operator bool() const noexcept { return has_value(); }
-    bool is_elapsed() const noexcept { return !has_value(); }
-    /// The value; throws weft::time::elapsed if the deadline passed.
-    decltype(auto) value() & {
-        if (!has_value()) throw std::get<1>(v_);
-        if constexpr (!std::is_void_v<T>) return (std::get<0>(v_));
-    }
-    decltype(auto) value() && {
-        if (!has_value()) throw std::get<1>(v_);
-        if constexpr (!std::is_void_v<T>) return T(std::get<0>(std::move(v_)));
-    }
-    /// The error; throws std::logic_error when there is a value.
-    const elapsed& error() const {
-        if (has_value()) throw std::logic_error("timeout_result::error() on a result with a value");
-        return std::get<1>(v_);
-    }
-    template <class U = T>
-    requires(!std::is_void_v<U>) U& operator*() & noexcept { return std::get<0>(v_); }
-    template <class U = T>
-    requires(!std::is_void_v<U>) U && operator*() && noexcept { return std::get<0>(std::move(v_)); }
-    template <class U = T>
-    requires(!std::is_void_v<U>) U* operator->() noexcept { return &std::get<0>(v_); }
-
-private:
-    std::variant<stored, elapsed> v_;
+    bool is_elapsed() const noexcept { return !this->has_value(); }
 };
 
 namespace detail {

@@ -19,10 +19,6 @@ void throw_expect(const std::string& msg, const join_error& e) {
     }
 }
 
-void throw_bad_result_access() {
-    throw std::logic_error("result::error() called on a result that holds a value");
-}
-
 } // namespace weft::detail
 
 namespace weft {

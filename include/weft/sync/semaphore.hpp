@@ -63,6 +63,7 @@
 
 #include "weft/detail/spin_mutex.hpp"
 #include "weft/detail/task/wake.hpp"
+#include "weft/expected.hpp"
 
 namespace weft::sync {
 
@@ -197,33 +198,18 @@ private:
     std::size_t n_ = 0;
 };
 
-/// The result of semaphore::try_acquire: a permit or a try_acquire_error.
+/// The result of semaphore::try_acquire: a permit or a try_acquire_error
+/// (a weft::expected<semaphore_permit, try_acquire_error>).
 ///
 ///   if (auto r = sem.try_acquire(2)) {
 ///       semaphore_permit p = std::move(*r);
 ///   } else if (r.error() == weft::sync::try_acquire_error::closed) { /* closed */ }
-class try_acquire_result {
+class try_acquire_result : public expected<semaphore_permit, try_acquire_error> {
+    using base = expected<semaphore_permit, try_acquire_error>;
+
 public:
-    try_acquire_result(semaphore_permit p) noexcept : permit_(std::move(p)) {}
-    try_acquire_result(try_acquire_error e) noexcept : error_(e) {}
-
-    bool has_value() const noexcept { return permit_.has_value(); }
-    explicit operator bool() const noexcept { return has_value(); }
-    /// The permit (precondition: has_value()).
-    semaphore_permit& operator*() & noexcept { return *permit_; }
-    semaphore_permit&& operator*() && noexcept { return std::move(*permit_); }
-    semaphore_permit* operator->() noexcept { return &*permit_; }
-    /// The permit; throws std::logic_error when there is none.
-    semaphore_permit value() && {
-        if (!permit_) throw std::logic_error("weft::sync::try_acquire_result: no permit");
-        return std::move(*permit_);
-    }
-    /// The error (precondition: !has_value()).
-    try_acquire_error error() const noexcept { return error_; }
-
-private:
-    std::optional<semaphore_permit> permit_;
-    try_acquire_error error_ = try_acquire_error::no_permits;
+    try_acquire_result(semaphore_permit p) noexcept : base(std::in_place, std::move(p)) {}
+    try_acquire_result(try_acquire_error e) noexcept : base(unexpect, e) {}
 };
 
 /// The awaitable returned by semaphore::acquire(): gives a semaphore_permit

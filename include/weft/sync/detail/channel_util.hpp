@@ -1,7 +1,7 @@
 // Pieces shared by weft's channels (oneshot, mpsc, watch, broadcast):
 //
 // - `weft::sync::expected<T, E>`: the result type of channel operations
-//   that can fail (a small C++20 stand-in for C++23's std::expected).
+//   that can fail, an alias of weft::expected (weft/expected.hpp).
 // - `weft::sync::detail::wait_list`: an intrusive doubly linked list of
 //   waiter nodes that live inside awaiters, so waiting allocates nothing.
 //   Whoever owns the list guards it (and every node's fields) with its lock.
@@ -11,86 +11,24 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 #include "weft/detail/task/wake.hpp"
+#include "weft/expected.hpp"
 
 namespace weft::sync {
 
-/// Thrown by expected<T, E>::value() when the object holds an error.
-///
-///   try { auto v = (co_await rx).value(); }
-///   catch (const weft::sync::bad_result_access&) { /* closed */ }
-class bad_result_access : public std::logic_error {
-public:
-    bad_result_access() : std::logic_error("weft::sync: value() called on an error result") {}
-};
-
-/// Tag selecting the error constructor of expected<T, E>.
-struct unexpect_t {
-    explicit unexpect_t() = default;
-};
-inline constexpr unexpect_t unexpect{};
-
-/// Holds either a T (success; nothing for T = void) or an E (failure).
-/// The subset of C++23's std::expected that weft's channels need.
+/// The result type of channel operations that can fail: weft::expected
+/// (weft/expected.hpp), under the name the channels have always used.
 ///
 ///   weft::sync::expected<int, weft::sync::oneshot::recv_error> r = co_await rx;
 ///   if (r) use(*r);                 // or r.value(), which throws on error
-///   else if (r.error() == weft::sync::oneshot::recv_error::closed) ...
+///   else if (r.error() == weft::sync::oneshot::recv_error::closed) log("closed");
 template <class T, class E>
-class [[nodiscard]] expected {
-    using stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
-
-public:
-    using value_type = T;
-    using error_type = E;
-
-    /// Success (only for T = void, or a default-constructible T).
-    expected() requires std::is_default_constructible_v<stored> : v_(std::in_place_index<0>) {}
-    /// Success holding `v`.
-    template <class U = stored>
-    requires(!std::is_void_v<T> && std::is_constructible_v<stored, U&&> &&
-             !std::is_same_v<std::remove_cvref_t<U>, expected> &&
-             !std::is_same_v<std::remove_cvref_t<U>, unexpect_t>) expected(U&& v)
-        : v_(std::in_place_index<0>, std::forward<U>(v)) {}
-    /// Failure holding E(args...).
-    template <class... A>
-    explicit expected(unexpect_t, A&&... args)
-        : v_(std::in_place_index<1>, std::forward<A>(args)...) {}
-
-    bool has_value() const noexcept { return v_.index() == 0; }
-    explicit operator bool() const noexcept { return has_value(); }
-
-    /// The value; throws bad_result_access on error.
-    decltype(auto) value() & {
-        check();
-        if constexpr (!std::is_void_v<T>) return std::get<0>(v_);
-    }
-    decltype(auto) value() && {
-        check();
-        if constexpr (!std::is_void_v<T>) return std::move(std::get<0>(v_));
-    }
-    /// The value; undefined on error.
-    template <class U = T>
-    requires(!std::is_void_v<U>) U& operator*() & noexcept { return *std::get_if<0>(&v_); }
-    template <class U = T>
-    requires(!std::is_void_v<U>) U && operator*() && noexcept {
-        return std::move(*std::get_if<0>(&v_));
-    }
-    template <class U = T>
-    requires(!std::is_void_v<U>) U* operator->() noexcept { return std::get_if<0>(&v_); }
-    /// The error; undefined on success.
-    E& error() & noexcept { return *std::get_if<1>(&v_); }
-    const E& error() const& noexcept { return *std::get_if<1>(&v_); }
-    E&& error() && noexcept { return std::move(*std::get_if<1>(&v_)); }
-
-private:
-    void check() const {
-        if (!has_value()) throw bad_result_access();
-    }
-    std::variant<stored, E> v_;
-};
+using expected = weft::expected<T, E>;
+/// Thrown by value() on an error result (an alias of weft::bad_expected_access).
+using bad_result_access = weft::bad_expected_access;
+using weft::unexpect;
+using weft::unexpect_t;
 
 namespace detail {
 
