@@ -14,6 +14,7 @@
 #include "weft/join_set.hpp"
 #include "weft/local_set.hpp"
 #include "weft/net.hpp"
+#include "weft/expected.hpp"
 #include "weft/result.hpp"
 #include "weft/runtime.hpp"
 #include "weft/runtime_error.hpp"

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <vector>
 
+#include "weft/detail/intrusive_list.hpp"
+
 namespace weft {
 
 using detail::cancel_node;
@@ -154,13 +156,7 @@ bool cancelled_awaiter::await_suspend(std::coroutine_handle<> h) {
     if (node_->cancelled.load(std::memory_order_relaxed)) return false;
     w_.wk = detail::suspend_waker(h);
     w_.st = cancel_waiter::state::waiting;
-    w_.prev = node_->tail;
-    w_.next = nullptr;
-    if (node_->tail)
-        node_->tail->next = &w_;
-    else
-        node_->head = &w_;
-    node_->tail = &w_;
+    detail::list_push_back(node_->head, node_->tail, &w_);
     registered_ = true;
     return true;
 }
@@ -169,15 +165,7 @@ cancelled_awaiter::~cancelled_awaiter() {
     if (registered_) {
         std::lock_guard lk(*node_->mu);
         if (w_.st == cancel_waiter::state::waiting) {
-            if (w_.prev)
-                w_.prev->next = w_.next;
-            else
-                node_->head = w_.next;
-            if (w_.next)
-                w_.next->prev = w_.prev;
-            else
-                node_->tail = w_.prev;
-            w_.prev = w_.next = nullptr;
+            detail::list_unlink(node_->head, node_->tail, &w_);
         }
         w_.wk.reset();
     }

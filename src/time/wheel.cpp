@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "weft/detail/assert.hpp"
+#include "weft/detail/intrusive_list.hpp"
 
 namespace weft::detail {
 
@@ -20,13 +21,7 @@ void timer_wheel::push(unsigned lvl, unsigned slot, timer_entry* e) noexcept {
     slot_list& l = levels_[lvl].slots[slot];
     e->level = static_cast<unsigned char>(lvl);
     e->slot = static_cast<unsigned char>(slot);
-    e->next = nullptr;
-    e->prev = l.tail;
-    if (l.tail)
-        l.tail->next = e;
-    else
-        l.head = e;
-    l.tail = e;
+    list_push_back(l.head, l.tail, e);
     levels_[lvl].occupied |= std::uint64_t{1} << slot;
 }
 
@@ -48,15 +43,7 @@ void timer_wheel::remove(timer_entry* e) noexcept {
     WEFT_ASSERT(is_linked(e), "wheel remove: only an entry that is in the wheel");
     WEFT_ASSERT(size_ != 0, "wheel remove: the wheel holds entries");
     slot_list& l = levels_[e->level].slots[e->slot];
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        l.head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        l.tail = e->prev;
-    e->prev = e->next = nullptr;
+    list_unlink(l.head, l.tail, e);
     if (l.head == nullptr) levels_[e->level].occupied &= ~(std::uint64_t{1} << e->slot);
     --size_;
 }

@@ -17,6 +17,10 @@
 // - Cancellation safety: a waiter destroyed (its task aborted, a select
 //   branch dropped) after notify_one chose it passes the notification on to
 //   the next waiter (or back as a permit): notify_one is never lost.
+// - Lock: a std::mutex, where the other primitives use detail::spin_mutex.
+//   notify_waiters gathers every waiter's waker into a vector under the
+//   lock (allocating), a section too long to spin on; notify_one and an
+//   already-notified wait take the lock-free path on state_ when they can.
 #pragma once
 
 #include <atomic>

@@ -2,9 +2,9 @@
 //
 // - `weft::sync::expected<T, E>`: the result type of channel operations
 //   that can fail, an alias of weft::expected (weft/expected.hpp).
-// - `weft::sync::detail::wait_list`: an intrusive doubly linked list of
-//   waiter nodes that live inside awaiters, so waiting allocates nothing.
-//   Whoever owns the list guards it (and every node's fields) with its lock.
+// - `weft::sync::detail::wait_list`: the intrusive doubly linked list of
+//   weft/detail/intrusive_list.hpp, over waiter nodes that live inside awaiters, so waiting
+//   allocates nothing. Whoever owns the list guards it (and every node's fields) with its lock.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "weft/detail/intrusive_list.hpp"
 #include "weft/detail/task/wake.hpp"
 #include "weft/expected.hpp"
 
@@ -48,25 +49,11 @@ struct wait_list {
 
     bool empty() const noexcept { return head == nullptr; }
     void push_back(wait_node* n) noexcept {
-        n->prev = tail;
-        n->next = nullptr;
-        if (tail)
-            tail->next = n;
-        else
-            head = n;
-        tail = n;
+        weft::detail::list_push_back(head, tail, n);
         n->linked = true;
     }
     void unlink(wait_node* n) noexcept {
-        if (n->prev)
-            n->prev->next = n->next;
-        else
-            head = n->next;
-        if (n->next)
-            n->next->prev = n->prev;
-        else
-            tail = n->prev;
-        n->prev = n->next = nullptr;
+        weft::detail::list_unlink(head, tail, n);
         n->linked = false;
     }
     wait_node* pop_front() noexcept {
