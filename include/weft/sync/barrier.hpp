@@ -30,6 +30,10 @@
 // generation, 32 at a time, moving the wakers out under mu_ and waking after
 // unlocking (nodes of the next generation, queued meanwhile at the tail, are
 // left alone). A waiter destroyed while still listed unlinks itself.
+//
+// Lock: detail::spin_mutex (spin_mutex.hpp says why not std::mutex): every
+// section under mu_ is a counter update or a list link/unlink; a leader wakes
+// waiters after unlocking, at most 32 wakers moved out per section.
 #pragma once
 
 #include <coroutine>

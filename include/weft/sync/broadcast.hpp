@@ -32,6 +32,10 @@
 // receiver's waker under `mu` and wakes after unlocking. A recv takes its
 // value only in await_ready/await_resume, so a cancelled recv loses nothing
 // (the receiver's position did not move); its destructor unlinks under `mu`.
+//
+// Lock: detail::spin_mutex (spin_mutex.hpp says why not std::mutex): every
+// section under `mu` is a ring slot or list update (an overwritten value dies
+// after unlocking) and wakers run after unlocking.
 #pragma once
 
 #include <atomic>

@@ -26,6 +26,8 @@
 // guards and waiters; it is never closed. This is not a std::mutex: holding
 // a mutex_guard blocks other *tasks*, never threads; use std::mutex for
 // short critical sections without co_await (Tokio gives the same advice).
+//
+// Lock: none of its own; the semaphore's detail::spin_mutex (semaphore.hpp).
 #pragma once
 
 #include <optional>

@@ -32,6 +32,8 @@
 // aborted while waiting (or after the lock was granted, before it resumed)
 // returns every permit it had been assigned to the next waiters. The lock
 // must outlive its guards and waiters; it is never closed.
+//
+// Lock: none of its own; the semaphore's detail::spin_mutex (semaphore.hpp).
 #pragma once
 
 #include <cstddef>

@@ -49,6 +49,10 @@
 //   its permits without waiting but had to yield for the cooperative budget
 //   (coop_proceed) returns them too. Permits are never lost or duplicated.
 // - Lifetime: the semaphore must outlive its waiters and permits.
+//
+// Lock: detail::spin_mutex (spin_mutex.hpp says why not std::mutex): every
+// section under mu_ is a permit count update or a list link/unlink; wakers
+// run after unlocking. notify uses std::mutex instead (notify.hpp says why).
 #pragma once
 
 #include <array>

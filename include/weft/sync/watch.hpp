@@ -35,6 +35,10 @@
 // (a woken changed() must find something new: it cannot wait again). Its
 // destructor unlinks under `mu` (cancellation loses nothing: changed()
 // takes no value, the version stays unseen).
+//
+// Lock: detail::spin_mutex for `mu` (spin_mutex.hpp says why not std::mutex):
+// its sections link, unlink or wake-list waiters only. `value_mu` is a
+// std::shared_mutex: readers may hold it for as long as they hold a borrow.
 #pragma once
 
 #include <atomic>
