@@ -20,9 +20,10 @@
 //
 // # Design
 //
-// - Union storage and a flag, not std::variant: GCC 12 miscompiles
-//   `if (!co_await x)` when the awaited type holds a std::variant
-//   (docs/compiler-traps.md), and a union needs no default-constructible T.
+// - Union storage and a flag, not std::variant: no default-constructible T
+//   is needed, and it costs one flag. (It does not cure GCC 12's
+//   `if (!co_await x)` bug, which does not depend on the type: name the
+//   result first, docs/compiler-traps.md.)
 //   T may be void, move-only or not default-constructible.
 // - value() on an error throws the error itself when E is an exception type
 //   (join_error, time::elapsed), and weft::bad_expected_access otherwise. A
