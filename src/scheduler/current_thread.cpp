@@ -271,48 +271,7 @@ private:
             task_ref_dec(t);
     }
 
-    /// The driver thread's FIFO: a growable ring, given back once drained
-    /// after a burst (a million spawns would otherwise keep 8 MB resident).
-    class local_ring {
-    public:
-        void push(task_header* t) {
-            WEFT_ASSERT(task_is_notified(t), "current_thread push: the task is NOTIFIED");
-            if (count_ == ring_.size()) grow();
-            ring_[(head_ + count_) & (ring_.size() - 1)] = t;
-            ++count_;
-        }
-        task_header* pop() noexcept {
-            if (count_ == 0) return nullptr;
-            task_header* t = ring_[head_];
-            head_ = (head_ + 1) & (ring_.size() - 1);
-            if (--count_ == 0 && ring_.size() > 64 * 1024) {
-                std::vector<task_header*>(256).swap(ring_);
-                head_ = 0;
-            }
-            return t;
-        }
-        bool empty() const noexcept { return count_ == 0; }
-        std::size_t size() const noexcept { return count_; }
-        /// Pops the i-th task from the front (i < size()); the front one
-        /// takes its place (seeded runs: the order is random anyway).
-        task_header* pop_at(std::size_t i) noexcept {
-            std::swap(ring_[head_], ring_[(head_ + i) & (ring_.size() - 1)]);
-            return pop();
-        }
-
-    private:
-        void grow() {
-            std::vector<task_header*> next(ring_.size() * 2);
-            for (std::size_t i = 0; i < count_; ++i)
-                next[i] = ring_[(head_ + i) & (ring_.size() - 1)];
-            ring_.swap(next);
-            head_ = 0;
-        }
-        std::vector<task_header*> ring_ = std::vector<task_header*>(256);
-        std::size_t head_ = 0;
-        std::size_t count_ = 0;
-    };
-    local_ring local_;
+    task_ring local_;    // the driver thread's run queue
     task_ring deferred_; // yielded in this round (driving thread only)
     /// Seeded runs only: tasks that yielded (after their driver poll) or
     /// were woken during their own poll, until local_ is empty.
@@ -324,7 +283,6 @@ private:
     std::unique_ptr<write_batcher> batch_; // null: writes are not batched
     std::mutex drive_mu_;
     std::atomic<std::uint64_t> polls_{0}, parks_{0}, forced_yields_{0};
-    /// When the driving thread last parked or yielded (offer_core).
 };
 
 } // namespace

@@ -1,9 +1,10 @@
 // task_ring: an unlocked FIFO of task pointers, for queues that live under
 // some other lock (the blocking pool's, a local_set's) or that one thread
-// owns (a worker's deferred list).
+// owns (the current-thread runtime's run queue, a worker's deferred list).
 #pragma once
 
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "weft/detail/assert.hpp"
@@ -11,8 +12,9 @@
 
 namespace weft::detail {
 
-/// A FIFO of task pointers in a growable power-of-two ring (no allocation
-/// once it has grown to the largest backlog seen).
+/// A FIFO of task pointers in a growable power-of-two ring: no allocation
+/// once it has grown to the backlog at hand, and given back when it drains
+/// after a burst (a million spawns would otherwise keep 8 MB resident).
 class task_ring {
 public:
     void push(task_header* t) {
@@ -25,13 +27,24 @@ public:
         if (count_ == 0) return nullptr;
         task_header* t = ring_[head_];
         head_ = (head_ + 1) & (ring_.size() - 1);
-        --count_;
+        if (--count_ == 0 && ring_.size() > shrink_above) {
+            std::vector<task_header*>().swap(ring_);
+            head_ = 0;
+        }
         return t;
     }
     bool empty() const noexcept { return count_ == 0; }
     std::size_t size() const noexcept { return count_; }
+    /// Pops the i-th task from the front (i < size()); the front one takes
+    /// its place (the seeded current-thread runtime: the order is random).
+    task_header* pop_at(std::size_t i) noexcept {
+        WEFT_ASSERT(i < count_, "task_ring pop_at: the index is in the ring");
+        std::swap(ring_[head_], ring_[(head_ + i) & (ring_.size() - 1)]);
+        return pop();
+    }
 
 private:
+    static constexpr std::size_t shrink_above = 64 * 1024;
     void grow() {
         std::vector<task_header*> next(ring_.empty() ? 64 : ring_.size() * 2);
         for (std::size_t i = 0; i < count_; ++i)
