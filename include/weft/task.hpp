@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
 #include <source_location> // __builtin_source_location() needs std::source_location::__impl
 #include <stdexcept>
@@ -300,6 +301,39 @@ template <class X>
 struct is_task : std::false_type {};
 template <class T>
 struct is_task<task<T>> : std::true_type {};
+
+/// An awaitable's awaiter: what its operator co_await() gives, or itself.
+template <class A>
+decltype(auto) awaiter_of(A&& a) {
+    if constexpr (requires { std::forward<A>(a).operator co_await(); })
+        return std::forward<A>(a).operator co_await();
+    else
+        return std::forward<A>(a);
+}
+template <class A>
+using await_result_t = decltype(awaiter_of(std::declval<A>()).await_resume());
+
+template <class A, class R>
+struct awaitable_task {
+    // Static functions, not lambdas (docs/compiler-traps.md: a lambda
+    // temporary in a co_await expression is destroyed twice by GCC 12, and
+    // the coroutine must not keep a pointer to a closure that dies at the
+    // end of the full-expression).
+    static task<R> by_ref(std::remove_reference_t<A>* a) { co_return co_await *a; }
+    static task<R> by_value(std::decay_t<A> a) { co_return co_await std::move(a); }
+};
+
+/// A weft awaitable that is not a task, as a task that awaits it (join and
+/// select branches, timeout's work): an lvalue by reference (it must
+/// outlive the co_await), an rvalue moved into the new task's frame.
+template <class A>
+WEFT_CORO_WRAPPER auto awaitable_as_task(A&& a) {
+    using R = await_result_t<A>;
+    if constexpr (std::is_lvalue_reference_v<A>)
+        return awaitable_task<A, R>::by_ref(std::addressof(a));
+    else
+        return awaitable_task<A, R>::by_value(std::move(a));
+}
 } // namespace detail
 
 } // namespace weft

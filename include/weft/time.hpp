@@ -347,34 +347,12 @@ private:
 };
 
 template <class A>
-decltype(auto) awaiter_of(A&& a) {
-    if constexpr (requires { std::forward<A>(a).operator co_await(); })
-        return std::forward<A>(a).operator co_await();
-    else
-        return std::forward<A>(a);
-}
-template <class A>
-using await_result_t = decltype(awaiter_of(std::declval<A>()).await_resume());
-
-template <class A, class R>
-struct wrap {
-    // Static functions, not lambdas: the coroutine must not keep a pointer to
-    // a closure that dies at the end of the full-expression.
-    static task<R> by_ref(std::remove_reference_t<A>* a) { co_return co_await *a; }
-    static task<R> by_value(std::decay_t<A> a) { co_return co_await std::move(a); }
-};
-
-template <class A>
 WEFT_CORO_WRAPPER auto as_task(A&& a) {
     if constexpr (weft::detail::is_task<std::remove_cvref_t<A>>::value) {
         static_assert(!std::is_lvalue_reference_v<A>, "weft::time::timeout: std::move the task in");
         return std::move(a);
     } else {
-        using R = await_result_t<A>;
-        if constexpr (std::is_lvalue_reference_v<A>)
-            return wrap<A, R>::by_ref(std::addressof(a));
-        else
-            return wrap<A, R>::by_value(std::move(a));
+        return weft::detail::awaitable_as_task(std::forward<A>(a));
     }
 }
 

@@ -185,24 +185,6 @@ std::uint32_t fast_random() noexcept;
 
 // --- operands -------------------------------------------------------------------
 
-template <class A>
-decltype(auto) operand_awaiter(A&& a) {
-    if constexpr (requires { std::forward<A>(a).operator co_await(); })
-        return std::forward<A>(a).operator co_await();
-    else
-        return std::forward<A>(a);
-}
-template <class A>
-using operand_result_t = decltype(operand_awaiter(std::declval<A>()).await_resume());
-
-template <class A, class R>
-struct operand_wrap {
-    // Static functions, not lambdas (docs/compiler-traps.md: a lambda
-    // temporary in a co_await expression is destroyed twice by GCC 12).
-    static task<R> by_ref(std::remove_reference_t<A>* a) { co_return co_await *a; }
-    static task<R> by_value(std::decay_t<A> a) { co_return co_await std::move(a); }
-};
-
 /// An operand of join/select as a task<R>: a task as itself (moved in), an
 /// lvalue awaitable by reference (it must outlive the co_await), an rvalue
 /// awaitable moved into the branch's frame.
@@ -214,11 +196,7 @@ WEFT_CORO_WRAPPER auto as_branch(A&& a) {
         return std::move(a);
     } else {
         static_assert(weft_awaitable<A>, "weft::join/select: operands must be weft awaitables");
-        using R = operand_result_t<A>;
-        if constexpr (std::is_lvalue_reference_v<A>)
-            return operand_wrap<A, R>::by_ref(std::addressof(a));
-        else
-            return operand_wrap<A, R>::by_value(std::move(a));
+        return awaitable_as_task(std::forward<A>(a));
     }
 }
 
